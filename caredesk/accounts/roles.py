@@ -1,0 +1,55 @@
+"""Roles are permission sets. Each role is a Django group named by its code; ``sync_roles`` keeps
+the groups' permissions equal to ROLE_PERMISSIONS (run after every migrate). Later modules add
+their permissions here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+ROLES: dict[str, Any] = {
+    "agent": _("客服专员"),
+    "consultant": _("咨询员"),
+    "guide": _("导医"),
+    "supervisor": _("客服主管"),
+    "dept_head": _("科室负责人"),
+    "quality": _("质控/医务"),
+    "executive": _("院领导"),
+    "admin": _("系统管理员"),
+}
+ROLE_CODES = frozenset(ROLES)
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    "agent": [],
+    "consultant": [],
+    "guide": [],
+    "supervisor": ["accounts.view_all_departments", "accounts.reveal_pii"],
+    "dept_head": [],
+    "quality": ["accounts.view_all_departments", "accounts.view_audit", "accounts.reveal_pii"],
+    "executive": ["accounts.view_all_departments"],
+    "admin": [
+        "accounts.view_all_departments",
+        "accounts.view_audit",
+        "accounts.manage_staff",
+        "accounts.reveal_pii",
+    ],
+}
+
+
+def sync_roles() -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    for code in ROLES:
+        group, _created = Group.objects.get_or_create(name=code)
+        wanted = []
+        for dotted in ROLE_PERMISSIONS.get(code, []):
+            app_label, codename = dotted.split(".", 1)
+            perm = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if perm is not None:
+                wanted.append(perm)
+        group.permissions.set(wanted)
+
+
+def sync_roles_after_migrate(**kwargs: Any) -> None:
+    sync_roles()

@@ -1,0 +1,173 @@
+"""Patient-data protection: field encryption (AES-256-GCM), keyed blind indexes for exact lookup,
+and masking for display.
+
+Identity-card numbers, phone numbers and addresses are stored only encrypted. Exact search uses a
+separate blind-index column holding HMAC-SHA256(normalised value) under a key derived from
+FIELD_ENCRYPTION_KEY, so the database never sees the clear value. Showing a clear value to a person
+is an explicit, audited action (``reveal``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import re
+from functools import lru_cache
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db import models
+
+_PREFIX = "v1:"
+_NONCE_BYTES = 12
+
+
+@lru_cache(maxsize=4)
+def _keys(master_b64: str) -> tuple[bytes, bytes]:
+    try:
+        master = base64.b64decode(master_b64, validate=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must be base64 (32 bytes).") from exc
+    if len(master) != 32:
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY must decode to exactly 32 bytes.")
+
+    def derive(info: bytes) -> bytes:
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(master)
+
+    return derive(b"caredesk field encryption"), derive(b"caredesk blind index")
+
+
+def _enc_key() -> bytes:
+    return _keys(settings.FIELD_ENCRYPTION_KEY)[0]
+
+
+def _index_key() -> bytes:
+    return _keys(settings.FIELD_ENCRYPTION_KEY)[1]
+
+
+def encrypt(value: str) -> str:
+    nonce = os.urandom(_NONCE_BYTES)
+    sealed = AESGCM(_enc_key()).encrypt(nonce, value.encode(), None)
+    return _PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+
+def decrypt(token: str) -> str:
+    if not token.startswith(_PREFIX):
+        raise ValueError("not an encrypted CareDesk value")
+    raw = base64.urlsafe_b64decode(token[len(_PREFIX):])
+    return AESGCM(_enc_key()).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], None).decode()
+
+
+def normalise(kind: str, value: str) -> str:
+    value = value.strip()
+    if kind == "id_number":
+        return value.upper().replace(" ", "")
+    if kind == "phone":
+        digits = re.sub(r"\D", "", value)
+        return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
+    return value
+
+
+def blind_index(kind: str, value: str) -> str:
+    """Deterministic keyed hash for exact lookup; empty for an empty value."""
+    value = normalise(kind, value)
+    if not value:
+        return ""
+    return hmac.new(_index_key(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+class EncryptedTextField(models.TextField):
+    """A text field stored as AES-GCM ciphertext. Reads give the clear value to code; templates
+    must show it through the masking helpers, and people see it only through ``reveal``."""
+
+    description = "Encrypted text"
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> str | None:
+        if value is None or value == "":
+            return value
+        return decrypt(value)
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and value.startswith(_PREFIX):
+            return decrypt(value)
+        return value
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        return encrypt(str(value))
+
+
+# --- masking ---------------------------------------------------------------------------------------
+
+
+def mask_phone(value: str | None) -> str:
+    """138****5678; short or odd numbers keep only their last two digits."""
+    if not value:
+        return ""
+    digits = normalise("phone", value)
+    if len(digits) == 11:
+        return f"{digits[:3]}****{digits[-4:]}"
+    if len(digits) <= 2:
+        return "*" * len(digits)
+    return "*" * (len(digits) - 2) + digits[-2:]
+
+
+def mask_id_number(value: str | None) -> str:
+    """1101**********1234 (18 characters: first four and last four shown)."""
+    if not value:
+        return ""
+    value = normalise("id_number", value)
+    if len(value) <= 8:
+        return "*" * len(value)
+    return value[:4] + "*" * (len(value) - 8) + value[-4:]
+
+
+def mask_name(value: str | None) -> str:
+    """张* for two characters, 欧阳** or 张*丰 style for longer names (first character kept)."""
+    if not value:
+        return ""
+    value = value.strip()
+    if len(value) == 1:
+        return value
+    if len(value) == 2:
+        return value[0] + "*"
+    if len(value) == 3:
+        return value[0] + "*" + value[-1]
+    return value[0] + "*" * (len(value) - 1)
+
+
+def mask_address(value: str | None) -> str:
+    """Keep the first six characters (province/city level), hide the rest."""
+    if not value:
+        return ""
+    return value[:6] + "****" if len(value) > 6 else value[:2] + "****"
+
+
+MASKERS = {"phone": mask_phone, "id_number": mask_id_number, "name": mask_name, "address": mask_address}
+
+
+REVEAL_PERMISSION = "accounts.reveal_pii"
+
+
+def reveal(obj: models.Model, field: str, *, acting_user: Any, purpose: str) -> str:
+    """Return the clear value of ``obj.field`` for a person to see, after checking the permission
+    and recording who saw what and why. Raises PermissionDenied without the permission or purpose."""
+    from . import audit
+
+    purpose = (purpose or "").strip()
+    if not acting_user.has_perm(REVEAL_PERMISSION):
+        audit.record(actor=acting_user, verb="pii.reveal", target=obj, result="denied", field=field)
+        raise PermissionDenied("没有查看完整信息的权限。")
+    if len(purpose) < 2:
+        raise PermissionDenied("查看完整信息必须填写用途。")
+    value = getattr(obj, field)
+    audit.record(actor=acting_user, verb="pii.reveal", target=obj, purpose=purpose, field=field)
+    return value or ""

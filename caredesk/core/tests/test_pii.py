@@ -1,0 +1,98 @@
+import pytest
+from django.core.exceptions import PermissionDenied
+from hypothesis import given
+from hypothesis import strategies as st
+
+from caredesk.core import pii
+from caredesk.core.logging import contains_pii, redact
+from caredesk.core.models import AuditEvent
+
+ID = "110105194912310021"
+PHONE = "13812345678"
+
+
+@given(st.text(max_size=200))
+def test_encryption_round_trips_any_text(value):
+    assert pii.decrypt(pii.encrypt(value)) == value
+
+
+def test_ciphertext_differs_each_time_and_hides_the_value():
+    a, b = pii.encrypt(ID), pii.encrypt(ID)
+    assert a != b and ID not in a
+
+
+def test_tampered_ciphertext_is_refused():
+    token = pii.encrypt(PHONE)
+    broken = token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB")
+    with pytest.raises(Exception):  # noqa: B017 - cryptography raises InvalidTag
+        pii.decrypt(broken)
+
+
+def test_blind_index_is_deterministic_normalised_and_keyed():
+    assert pii.blind_index("phone", "138 1234 5678") == pii.blind_index("phone", "+86 13812345678")
+    assert pii.blind_index("id_number", "11010519491231002x") == pii.blind_index("id_number", "11010519491231002X")
+    assert pii.blind_index("phone", PHONE) != pii.blind_index("id_number", PHONE)
+    assert PHONE not in pii.blind_index("phone", PHONE)
+    assert pii.blind_index("phone", "") == ""
+
+
+def test_encrypted_field_stores_ciphertext_and_reads_clear_text():
+    field = pii.EncryptedTextField()
+    stored = field.get_prep_value(PHONE)
+    assert stored.startswith("v1:") and PHONE not in stored
+    assert field.from_db_value(stored, None, None) == PHONE
+    assert field.get_prep_value("") == ""
+
+
+@pytest.mark.parametrize(
+    ("masker", "value", "expected"),
+    [
+        (pii.mask_phone, "13812345678", "138****5678"),
+        (pii.mask_id_number, "110105194912310021", "1101**********0021"),
+        (pii.mask_name, "张三", "张*"),
+        (pii.mask_name, "王小明", "王*明"),
+        (pii.mask_name, "欧阳娜娜", "欧***"),
+        (pii.mask_address, "北京市朝阳区建国路88号", "北京市朝阳区****"),
+        (pii.mask_phone, "", ""),
+    ],
+)
+def test_masking(masker, value, expected):
+    assert masker(value) == expected
+
+
+@pytest.mark.django_db
+def test_reveal_needs_permission_and_purpose_and_is_audited(agent, supervisor):
+    with pytest.raises(PermissionDenied):
+        pii.reveal(agent, "username", acting_user=agent, purpose="核对身份")
+    assert AuditEvent.objects.filter(verb="pii.reveal", result="denied", actor=agent).exists()
+    with pytest.raises(PermissionDenied, match="用途"):
+        pii.reveal(agent, "username", acting_user=supervisor, purpose=" ")
+    assert pii.reveal(agent, "username", acting_user=supervisor, purpose="电话回访核对身份") == "xiaowang"
+    event = AuditEvent.objects.filter(verb="pii.reveal", result="ok").get()
+    assert event.actor == supervisor and event.purpose == "电话回访核对身份"
+    assert event.details["field"] == "username"
+
+
+def test_log_scanner_patterns_catch_id_and_mobile_numbers():
+    assert contains_pii(f"patient {ID} called") and contains_pii(f"call {PHONE} back")
+    assert not contains_pii("patient_id=12345 task=678901")
+    assert "[ID-REDACTED]" in redact(f"id {ID}") and "[PHONE-REDACTED]" in redact(f"tel {PHONE}")
+
+
+def test_the_suite_log_scan_finds_a_planted_hit(tmp_path):
+    from conftest import scan_for_pii
+
+    (tmp_path / "gw9.log").write_text(f"ok line\nleak {PHONE}\n", encoding="utf-8")
+    hits = scan_for_pii(tmp_path)
+    assert len(hits) == 1 and hits[0].startswith("gw9.log:2:")
+
+
+def test_redacting_filter_masks_records(caplog):
+    import logging
+
+    from caredesk.core.logging import RedactPIIFilter
+
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "tel %s", ("x",), None)
+    record.args = ("1" + "3812345678",)
+    RedactPIIFilter().filter(record)
+    assert record.getMessage() == "tel [PHONE-REDACTED]"
