@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "caredesk.core",
     "caredesk.accounts",
+    "caredesk.intake",
 ]
 
 MIDDLEWARE = [
