@@ -66,3 +66,69 @@ def revoke_api_token(token: APIToken, *, acting_user: Any) -> None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         audit.record(actor=acting_user, verb="api_token.revoked", target=token, user_id=token.user_id)
+
+
+@transaction.atomic
+def update_staff(
+    user: User,
+    *,
+    display_name: str,
+    employee_no: str,
+    roles: list[str],
+    departments: list[Department],
+    is_active: bool,
+    acting_user: Any,
+) -> User:
+    unknown = set(roles) - ROLE_CODES
+    if unknown:
+        raise ValueError(f"unknown roles: {sorted(unknown)}")
+    before = {"roles": sorted(user.role_codes), "departments": sorted(d.code for d in user.departments.all()),
+              "is_active": user.is_active}
+    user.display_name = display_name
+    user.employee_no = employee_no
+    user.is_active = is_active
+    user.save(update_fields=["display_name", "employee_no", "is_active"])
+    user.groups.set(Group.objects.filter(name__in=roles))
+    user.departments.set(departments)
+    user.__dict__.pop("_role_codes", None)
+    after = {"roles": sorted(roles), "departments": sorted(d.code for d in departments), "is_active": is_active}
+    audit.record(actor=acting_user, verb="staff.updated", target=user, before=before, after=after)
+    return user
+
+
+@transaction.atomic
+def reset_password(user: User, new_password: str, *, acting_user: Any) -> None:
+    """An administrator sets a temporary password; the 90-day clock is expired so that the mlps3
+    profile makes the staff member choose their own at the next login."""
+    if user.password:
+        PasswordHistory.objects.create(user=user, password=user.password)
+    user.set_password(new_password)
+    user.password_changed_at = None
+    user.save(update_fields=["password", "password_changed_at"])
+    audit.record(actor=acting_user, verb="staff.password_reset", target=user)
+
+
+@transaction.atomic
+def unlock_staff(user: User, *, acting_user: Any) -> None:
+    from axes.utils import reset
+
+    reset(username=user.username)
+    audit.record(actor=acting_user, verb="staff.unlocked", target=user)
+
+
+@transaction.atomic
+def save_department(
+    department: Department | None, *, code: str, name: str, kind: str, parent: Department | None,
+    sort_order: int, is_active: bool, acting_user: Any,
+) -> Department:
+    creating = department is None
+    if department is None:
+        department = Department()
+    if parent is not None and department.pk and parent.pk in department.descendant_ids():
+        raise ValueError("a department cannot sit below itself")
+    department.code, department.name, department.kind = code, name, kind
+    department.parent, department.sort_order, department.is_active = parent, sort_order, is_active
+    department.save()
+    audit.record(actor=acting_user, verb="department.created" if creating else "department.updated",
+                 target=department, code=code)
+    return department

@@ -20,6 +20,7 @@ MODULES: list[tuple[str, Any, str | None, str | None]] = [
     ("quality", _("员工考核"), "quality:home", None),
     ("reports", _("统计报表"), "reports:home", None),
     ("audit", _("审计日志"), "core:audit", "accounts.view_audit"),
+    ("accounts", _("员工与科室"), "accounts:staff", "accounts.manage_staff"),
 ]
 
 
