@@ -149,9 +149,9 @@ PASSWORD_MAX_AGE_DAYS = 90
 PASSWORD_HISTORY_COUNT = 5
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "caredesk.accounts.passwords.UserAttributeSimilarityValidator"},
+    {"NAME": "caredesk.accounts.passwords.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "caredesk.accounts.passwords.CommonPasswordValidator"},
 ]
 if SECURITY_PROFILE == "mlps3":
     AUTH_PASSWORD_VALIDATORS += [

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import check_password
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
@@ -44,3 +45,31 @@ class HistoryValidator:
 
     def get_help_text(self) -> str:
         return _("不能与最近 %(n)d 次的密码相同。") % {"n": settings.PASSWORD_HISTORY_COUNT}
+
+
+# Django 5.2 reworded its validators' messages and its zh_Hans catalogue has not caught up, so the
+# stock validators would answer in English. These keep Django's rules and give our own wording.
+
+
+class MinimumLengthValidator(password_validation.MinimumLengthValidator):
+    def get_error_message(self) -> str:
+        return _("密码太短，至少需要 %(n)d 个字符。") % {"n": self.min_length}
+
+    def get_help_text(self) -> str:
+        return _("至少 %(n)d 个字符，可以是一句容易记住的话。") % {"n": self.min_length}
+
+
+class UserAttributeSimilarityValidator(password_validation.UserAttributeSimilarityValidator):
+    def get_error_message(self) -> str:
+        return _("密码与您的用户名或姓名太相似。")
+
+    def get_help_text(self) -> str:
+        return _("不能与用户名、姓名太相似。")
+
+
+class CommonPasswordValidator(password_validation.CommonPasswordValidator):
+    def get_error_message(self) -> str:
+        return _("这个密码太常见，容易被猜到。")
+
+    def get_help_text(self) -> str:
+        return _("不能是常见密码。")

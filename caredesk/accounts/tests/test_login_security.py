@@ -29,7 +29,7 @@ def test_production_hasher_is_argon2():
 
 
 def test_asvs_profile_asks_for_twelve_characters_and_no_composition(agent):
-    with pytest.raises(ValidationError, match="12"):
+    with pytest.raises(ValidationError, match="至少需要 12 个字符"):
         validate_password("short-pw", agent)
     validate_password("lowercase only but long enough", agent)
 
