@@ -142,3 +142,14 @@ def login(client: Any) -> Any:
         return client
 
     return _login
+
+
+@pytest.fixture(autouse=True)
+def _fresh_calendar_cache() -> Any:
+    """The working calendar keeps the override table per process; a rolled-back test must not
+    leave its overrides cached for the next one."""
+    from caredesk.core import workcalendar
+
+    workcalendar.clear_cache()
+    yield
+    workcalendar.clear_cache()

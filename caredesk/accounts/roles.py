@@ -33,6 +33,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.view_audit",
         "accounts.manage_staff",
         "accounts.reveal_pii",
+        "core.change_calendaroverride",
     ],
 }
 

@@ -27,3 +27,14 @@ class RevealForm(forms.Form):
         error_messages={"required": _("请填写查看完整信息的用途。"), "min_length": _("用途至少 2 个字。")},
         widget=forms.TextInput(attrs={"placeholder": _("例如：电话回访核对身份")}),
     )
+
+
+class CalendarOverrideForm(forms.Form):
+    day = forms.DateField(label=_("日期"), widget=forms.DateInput(attrs={"type": "date"}),
+                          error_messages={"required": _("请填写日期。"), "invalid": _("日期格式应为 年-月-日。")})
+    is_working_day = forms.TypedChoiceField(
+        label=_("类型"), coerce=lambda v: v == "1", choices=[("0", _("休息（院内停诊）")), ("1", _("上班"))],
+        error_messages={"required": _("请选择上班还是休息。"), "invalid_choice": _("请选择上班还是休息。")},
+    )
+    reason = forms.CharField(label=_("原因"), max_length=200, min_length=2,
+                             error_messages={"required": _("请填写原因。"), "min_length": _("原因至少 2 个字。")})

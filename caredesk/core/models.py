@@ -57,3 +57,21 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("Audit events are append-only.")
+
+
+class CalendarOverride(models.Model):
+    """The hospital's own exceptions to the statutory calendar: an extra closure (院内停诊) or an
+    extra working day. An override always wins over ``chinese_calendar``."""
+
+    date = models.DateField(_("日期"), unique=True)
+    is_working_day = models.BooleanField(_("是否工作日"))
+    reason = models.CharField(_("原因"), max_length=200)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("院内日历调整")
+        verbose_name_plural = _("院内日历调整")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%Y-%m-%d} {'work' if self.is_working_day else 'closed'}"

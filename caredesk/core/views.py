@@ -10,13 +10,14 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from . import pii
-from .forms import AuditFilterForm, RevealForm
-from .models import AuditEvent
+from . import pii, workcalendar
+from .actions import remove_calendar_override, set_calendar_override
+from .forms import AuditFilterForm, CalendarOverrideForm, RevealForm
+from .models import AuditEvent, CalendarOverride
 from .scope import get_visible_or_404
 
 
@@ -134,3 +135,31 @@ def error_500(request: HttpRequest) -> HttpResponse:
     return _error(request, "500.html", 500)
 
 
+
+
+# --- working calendar (admin) ---------------------------------------------------------------------
+
+
+@login_required
+@permission_required("core.change_calendaroverride", raise_exception=True)
+def calendar(request: HttpRequest) -> HttpResponse:
+    """GET: the hospital's overrides and the unknown-year warning; POST: add one, or remove one
+    (``remove`` = its id)."""
+    form = CalendarOverrideForm(request.POST if request.method == "POST" and "remove" not in request.POST else None)
+    if request.method == "POST":
+        if "remove" in request.POST:
+            raw = request.POST.get("remove", "").strip()
+            override = get_object_or_404(CalendarOverride, pk=int(raw) if raw.isdigit() else 0)
+            remove_calendar_override(override, acting_user=request.user)
+            return redirect("core:calendar")
+        if form.is_valid():
+            data = form.cleaned_data
+            set_calendar_override(day=data["day"], is_working_day=data["is_working_day"],
+                                  reason=data["reason"], acting_user=request.user)
+            return redirect("core:calendar")
+    ctx = {
+        "form": form,
+        "overrides": CalendarOverride.objects.order_by("-date")[:500],
+        "unknown_years": workcalendar.unknown_years(),
+    }
+    return render(request, "core/calendar.html", ctx, status=422 if form.errors else 200)
