@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "caredesk.core",
     "caredesk.accounts",
     "caredesk.intake",
+    "caredesk.messaging",
 ]
 
 MIDDLEWARE = [
@@ -255,6 +256,34 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+
+# --- Working calendar (caredesk.core.workcalendar) ------------------------------------------------
+# Business-day schedule for "working hours" deadlines and the windows in which patients are called;
+# both are local times in WORK_TIMEZONE, on working days only (statutory calendar + 调休 + the
+# hospital's own overrides). Edit here; they are deliberately not environment variables.
+WORK_TIMEZONE = "Asia/Shanghai"
+WORK_HOURS = [("08:00", "12:00"), ("13:30", "17:30")]
+CALL_WINDOWS = [("09:00", "11:30"), ("14:30", "17:30")]
+CALENDAR_CACHE_SECONDS = 60  # how long a process keeps the override table
+
+# --- Messaging outbox (caredesk.messaging) --------------------------------------------------------
+# Dotted path of the transport class. Default: a file transport writing DATA_DIR/outbox/*.jsonl
+# (development); production: "caredesk.messaging.transports.sms_http.HttpSmsTransport".
+MESSAGING_TRANSPORT = env("MESSAGING_TRANSPORT", "caredesk.messaging.transports.FileTransport")
+MESSAGING_MAX_ATTEMPTS = env_int("MESSAGING_MAX_ATTEMPTS", 5)
+MESSAGING_BACKOFF_SECONDS = env_int("MESSAGING_BACKOFF_SECONDS", 60)  # 60 s, 120 s, 240 s, … (capped at 6 h)
+MESSAGING_CLAIM_TIMEOUT_SECONDS = env_int("MESSAGING_CLAIM_TIMEOUT", 300)  # a "sending" row older than this is reclaimed
+MESSAGING_BATCH_SIZE = env_int("MESSAGING_BATCH_SIZE", 100)
+SMS_GATEWAY_URL = env("SMS_GATEWAY_URL")
+SMS_GATEWAY_ACCOUNT = env("SMS_GATEWAY_ACCOUNT")
+SMS_GATEWAY_SECRET = env("SMS_GATEWAY_SECRET")
+SMS_GATEWAY_SIGNATURE = env("SMS_GATEWAY_SIGNATURE")  # 短信签名, e.g. 某某医院
+SMS_GATEWAY_TIMEOUT = float(env("SMS_GATEWAY_TIMEOUT", "10"))
+# Our template code → the gateway's template id, as "code=id,code=id".
+SMS_GATEWAY_TEMPLATES = dict(
+    pair.split("=", 1) for pair in env("SMS_GATEWAY_TEMPLATES").split(",") if "=" in pair
+)
+CELERY_BEAT_SCHEDULE["messaging-sweep"] = {"task": "caredesk.messaging.tasks.sweep_outbox", "schedule": 60.0}
 
 # --- Audit and patient data ---------------------------------------------------------------------
 AUDIT_RETENTION_DAYS = max(180, env_int("AUDIT_RETENTION_DAYS", 365))

@@ -1,0 +1,89 @@
+"""Writes on the outbox. ``enqueue`` is what other modules call."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+
+from caredesk.core import audit, pii
+
+from .models import OutboxMessage
+
+# Message texts by template code; modules register theirs (``register_template``) at import time.
+# A template with no text here is still sent by gateways that hold the text themselves (SMS
+# gateways keep approved templates and take only the template id and the parameters).
+TEMPLATES: dict[str, str] = {}
+
+
+def register_template(code: str, text: str) -> None:
+    TEMPLATES[code] = text
+
+
+def render_body(template: str, params: dict[str, Any]) -> str:
+    text = TEMPLATES.get(template, "")
+    try:
+        return text.format(**params) if text else ""
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"template {template!r} needs parameters it was not given") from exc
+
+
+def _index_kind(channel: str) -> str:
+    return "phone" if channel == OutboxMessage.Channel.SMS else channel
+
+
+@transaction.atomic
+def enqueue(
+    channel: str,
+    recipient: str,
+    template: str,
+    params: dict[str, Any] | None = None,
+    *,
+    idempotency_key: str,
+    acting_user: Any = None,
+    patient_id: int | None = None,
+    related: models.Model | None = None,
+    send_at: datetime | None = None,
+) -> OutboxMessage:
+    """Queue one message. The same ``idempotency_key`` twice returns the first row: a replayed
+    import or a retried request never sends a second message. Call it inside the transaction of
+    the change that causes the message; the sweep sends it after commit."""
+    if channel not in OutboxMessage.Channel.values:
+        raise ValueError(f"unknown channel {channel!r}")
+    if not recipient.strip():
+        raise ValueError("recipient is empty")
+    if not idempotency_key:
+        raise ValueError("idempotency_key is required")
+    existing = OutboxMessage.objects.filter(idempotency_key=idempotency_key).first()
+    if existing is not None:
+        return existing
+    params = dict(params or {})
+    message = OutboxMessage(
+        channel=channel,
+        recipient=recipient.strip(),
+        recipient_index=pii.blind_index(_index_kind(channel), recipient),
+        template=template,
+        params=params,
+        body=render_body(template, params),
+        idempotency_key=idempotency_key,
+        next_attempt_at=send_at or timezone.now(),
+        related_type=related._meta.label_lower if related is not None else "",
+        related_id=str(related.pk) if related is not None else "",
+        patient_id=patient_id if patient_id is not None else getattr(related, "patient_id", None),
+    )
+    try:
+        with transaction.atomic():
+            message.save(force_insert=True)
+    except IntegrityError:
+        # A concurrent enqueue with the same key won the race: theirs is the message.
+        return OutboxMessage.objects.get(idempotency_key=idempotency_key)
+    audit.record(
+        actor=acting_user, verb="message.enqueued", target=message, patient_id=message.patient_id,
+        channel=channel, template=template,
+    )
+    from .tasks import send_message
+
+    transaction.on_commit(lambda: send_message.delay(message.pk))
+    return message
