@@ -12,5 +12,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("caredesk.accounts.urls")),
     path("api/v1/", api.urls),
+    path("messaging/", include("caredesk.messaging.urls")),
     path("", include("caredesk.core.urls")),
 ]

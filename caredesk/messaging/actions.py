@@ -9,6 +9,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from caredesk.core import audit, pii
+from caredesk.core.logging import redact
 
 from .models import OutboxMessage
 
@@ -86,4 +87,34 @@ def enqueue(
     from .tasks import send_message
 
     transaction.on_commit(lambda: send_message.delay(message.pk))
+    return message
+
+
+@transaction.atomic
+def record_delivery(
+    *, client_ref: str = "", provider_message_id: str = "", delivered: bool, at: datetime | None = None,
+    error_code: str = "",
+) -> OutboxMessage | None:
+    """The gateway's delivery report for one message (found by our idempotency key, else by its
+    message id). A report for an unknown message is ignored; a late report never reopens a row."""
+    qs = OutboxMessage.objects.select_for_update()
+    message = None
+    if client_ref:
+        message = qs.filter(idempotency_key=client_ref).first()
+    if message is None and provider_message_id:
+        message = qs.filter(provider_message_id=provider_message_id).first()
+    if message is None or message.status not in (OutboxMessage.Status.SENT, OutboxMessage.Status.SENDING):
+        return None
+    if delivered:
+        message.delivered_at = at or timezone.now()
+        if message.status == OutboxMessage.Status.SENDING:  # the report beat our own bookkeeping
+            message.status = OutboxMessage.Status.SENT
+            message.claim_token = ""
+    else:
+        message.status = OutboxMessage.Status.FAILED
+        message.claim_token = ""
+        message.last_error = redact(f"not delivered: {error_code}")[:500]
+    message.save(update_fields=["delivered_at", "status", "claim_token", "last_error"])
+    audit.record(actor=None, verb="message.delivery_reported", target=message, patient_id=message.patient_id,
+                 delivered=delivered, error_code=error_code[:50])
     return message
