@@ -21,6 +21,7 @@ MODULES: list[tuple[str, Any, str | None, str | None]] = [
     ("reports", _("统计报表"), "reports:home", None),
     ("audit", _("审计日志"), "core:audit", "accounts.view_audit"),
     ("accounts", _("员工与科室"), "accounts:staff", "accounts.manage_staff"),
+    ("calendar", _("工作日历"), "core:calendar", "core.change_calendaroverride"),
 ]
 
 

@@ -93,7 +93,7 @@ def unknown_years(years: Iterable[int] | None = None) -> list[int]:
 
 def is_working_day(d: date) -> bool:
     if isinstance(d, datetime):
-        d = d.date()
+        d = d.astimezone(_tz()).date() if d.tzinfo else d.date()
     override = _overrides().get(d)
     if override is not None:
         return override

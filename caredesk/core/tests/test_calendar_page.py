@@ -70,3 +70,9 @@ def test_calendar_page_query_count_does_not_grow_with_overrides(login, admin_use
         CalendarOverride.objects.create(date=date(2026, 12, day), is_working_day=False, reason="停诊")
     with django_assert_max_num_queries(few):
         client.get(reverse("core:calendar"))
+
+
+def test_the_menu_links_the_calendar_for_admins_only(login, admin_user, agent):
+    url = reverse("core:calendar")
+    assert f'href="{url}"' in login(admin_user).get(reverse("core:home")).content.decode()
+    assert f'href="{url}"' not in login(agent).get(reverse("core:home")).content.decode()

@@ -246,3 +246,9 @@ def test_add_working_hours_is_monotonic_and_additive(s, a, b):
     assert wc.working_hours_between(s, both) == pytest.approx((a + b) / 60, abs=1e-6)
     local = one.astimezone(SH)
     assert wc.is_working_day(local.date()) and time(8, 0) < local.time() <= time(17, 30)
+
+
+@pytest.mark.django_db
+def test_an_aware_datetime_is_judged_by_its_shanghai_date():
+    # 23:30 UTC on Wed 30 Sep is 07:30 on Thu 1 Oct in Shanghai: National Day.
+    assert not wc.is_working_day(datetime(2026, 9, 30, 23, 30, tzinfo=ZoneInfo("UTC")))

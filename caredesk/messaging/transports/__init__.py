@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -60,7 +59,7 @@ class FileTransport(Transport):
         }
         with open(directory / f"{now:%Y-%m-%d}.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-        return f"file-{message.pk}-{datetime.now().timestamp():.0f}"  # noqa: DTZ005 - an opaque id only
+        return f"file-{message.pk}"
 
 
 class ConsoleTransport(Transport):
