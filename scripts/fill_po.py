@@ -1,32 +1,55 @@
 """Fill empty msgstr entries of a .po file from a TSV of `msgid<TAB>translation` lines.
 
-Usage: python scripts/fill_po.py locale/en/LC_MESSAGES/django.po translations.tsv
-Only single-line msgids are matched; existing translations are kept.
+Usage: python scripts/fill_po.py locale/en/LC_MESSAGES/django.po locale/en/translations.tsv
+Existing translations are kept; plural entries are left alone. Prints what is still untranslated.
 """
+
+from __future__ import annotations
 
 import re
 import sys
 from pathlib import Path
 
-po_path, tsv_path = Path(sys.argv[1]), Path(sys.argv[2])
-table = dict(line.split("\t", 1) for line in tsv_path.read_text(encoding="utf-8").splitlines() if "\t" in line)
+STRING = re.compile(r'^"((?:[^"\\]|\\.)*)"$')
 
 
-def esc(s: str) -> str:
-    return s.replace("\\", "\\\\").replace('"', '\\"')
+def unquote(s: str) -> str:
+    return s.replace('\\"', '"').replace("\\n", "\n").replace("\\\\", "\\")
 
 
-def fill(match: re.Match) -> str:
-    msgid = match.group(1).replace('\\"', '"')
-    tr = table.get(msgid)
-    return f'msgid "{match.group(1)}"\nmsgstr "{esc(tr)}"' if tr else match.group(0)
+def quote(s: str) -> str:
+    return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-text = po_path.read_text(encoding="utf-8")
-text = re.sub(r'msgid "((?:[^"\\]|\\.)+)"\nmsgstr ""(?!\n")', fill, text)
-text = text.replace("#, fuzzy\n", "", 1)
-po_path.write_text(text, encoding="utf-8")
-missing = re.findall(r'msgid "((?:[^"\\]|\\.)+)"\nmsgstr ""(?!\n")', text)
-print(f"untranslated: {len(missing)}")
-for m in missing:
-    print("  ", m)
+def main(po_path: Path, tsv_path: Path) -> int:
+    table = dict(line.split("\t", 1) for line in tsv_path.read_text(encoding="utf-8").splitlines() if "\t" in line)
+    blocks = po_path.read_text(encoding="utf-8").split("\n\n")
+    missing: list[str] = []
+    out = []
+    for block in blocks:
+        lines = block.split("\n")
+        try:
+            i = next(n for n, line in enumerate(lines) if line.startswith("msgid "))
+            j = next(n for n, line in enumerate(lines) if line.startswith("msgstr "))
+        except StopIteration:  # header comments, plural entries
+            out.append(block)
+            continue
+        msgid = "".join(unquote(STRING.match(part.removeprefix("msgid ")).group(1)) for part in lines[i:j])  # type: ignore[union-attr]
+        msgstr_lines = lines[j:]
+        current = "".join(unquote(STRING.match(p.removeprefix("msgstr ")).group(1)) for p in msgstr_lines if STRING.match(p.removeprefix("msgstr ")))  # type: ignore[union-attr]
+        if msgid and not current:
+            if msgid in table:
+                lines = [*lines[:j], f'msgstr "{quote(table[msgid])}"']
+                lines = [line for line in lines if line != "#, fuzzy"]
+            else:
+                missing.append(msgid)
+        out.append("\n".join(lines))
+    po_path.write_text("\n\n".join(out), encoding="utf-8")
+    print(f"untranslated: {len(missing)}")
+    for m in missing:
+        print("  ", m)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))
