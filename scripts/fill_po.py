@@ -21,6 +21,15 @@ def quote(s: str) -> str:
     return s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def _parts(lines: list[str], prefix: str) -> list[str]:
+    found = []
+    for line in lines:
+        match = STRING.match(line.removeprefix(prefix))
+        if match:
+            found.append(unquote(match.group(1)))
+    return found
+
+
 def main(po_path: Path, tsv_path: Path) -> int:
     table = dict(line.split("\t", 1) for line in tsv_path.read_text(encoding="utf-8").splitlines() if "\t" in line)
     blocks = po_path.read_text(encoding="utf-8").split("\n\n")
@@ -34,9 +43,8 @@ def main(po_path: Path, tsv_path: Path) -> int:
         except StopIteration:  # header comments, plural entries
             out.append(block)
             continue
-        msgid = "".join(unquote(STRING.match(part.removeprefix("msgid ")).group(1)) for part in lines[i:j])  # type: ignore[union-attr]
-        msgstr_lines = lines[j:]
-        current = "".join(unquote(STRING.match(p.removeprefix("msgstr ")).group(1)) for p in msgstr_lines if STRING.match(p.removeprefix("msgstr ")))  # type: ignore[union-attr]
+        msgid = "".join(_parts(lines[i:j], "msgid "))
+        current = "".join(_parts(lines[j:], "msgstr "))
         if msgid and not current:
             if msgid in table:
                 lines = [*lines[:j], f'msgstr "{quote(table[msgid])}"']
