@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -9,6 +10,7 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from caredesk.core import pii
@@ -58,6 +60,13 @@ def _pick(request: HttpRequest, key: str) -> Patient:
     return get_object_or_404(_patients(request), pk=pk)
 
 
+def _shown(v: Any) -> Any:
+    """What the page shows: datetimes to the minute, local time."""
+    if isinstance(v, datetime):
+        return timezone.localtime(v).strftime("%Y-%m-%d %H:%M")
+    return v
+
+
 def _patient_url(pk: int) -> str:
     try:
         return reverse("patients:detail", args=[pk])
@@ -102,7 +111,7 @@ def merge_screen(request: HttpRequest) -> HttpResponse:
     ]
     ma, mb = _masked(a), _masked(b)
     comparison = [
-        {"label": label, "a": ma[key], "b": mb[key], "differs": ma[key] != mb[key]} for label, key in rows
+        {"label": label, "a": ma[key], "b": mb[key], "differs": _shown(ma[key]) != _shown(mb[key])} for label, key in rows
     ]
     return render(request, "patients/merge_screen.html", {
         "a": ma, "b": mb, "comparison": comparison, "counts_a": counts[0], "counts_b": counts[1], "errors": errors,
