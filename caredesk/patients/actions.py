@@ -347,6 +347,12 @@ def merge_patients(survivor: Patient, merged: Patient, *, acting_user: Any) -> P
     return survivor
 
 
+@transaction.atomic
+def record_patient_view(patient: Patient, *, acting_user: Any) -> None:
+    """Opening a patient's page is itself recorded (ids only)."""
+    audit.record(actor=acting_user, verb="patient.viewed", target=patient)
+
+
 # --- value analysis, duplicates and merge (branch patients-value) ----------------------------------
 
 

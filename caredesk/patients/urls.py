@@ -1,8 +1,13 @@
-from django.urls import path  # noqa: F401 - the patient pages add their paths here
+from django.urls import path
+
+from . import views
 
 app_name = "patients"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.patient_list, name="list"),
+    path("<int:pk>/", views.patient_detail, name="detail"),
+]
 
 # --- value analysis, duplicates and merge (branch patients-value) -----------------------------------
 from .urls_value import value_urlpatterns  # noqa: E402

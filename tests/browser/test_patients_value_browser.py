@@ -86,6 +86,7 @@ def test_merge_screen_merges_the_chosen_pair(live_server, page, shot, supervisor
     page.check(f"input[name=survivor][value='{a.pk}']")
     page.fill("#merge-reason", "同一身份证号")
     page.click("button:has-text('确认合并')")
+    page.wait_for_url(f"**/patients/{a.pk}/")
     page.wait_for_selector(".msg-success")
     assert f"保留档案编号 {a.pk}" in page.locator(".messages").inner_text()
     assert Patient.objects.get(pk=b.pk).merged_into_id == a.pk

@@ -106,6 +106,10 @@ def test_merging_moves_encounters_and_identifiers_and_is_audited(twins, supervis
         AuditEvent.objects.filter(verb__contains="merge", object_id=str(merged.pk)).exists()
     reasoned = AuditEvent.objects.filter(verb__contains="merge", purpose="同一身份证")
     assert reasoned.exists()
+    assert response["Location"] == reverse("patients:detail", args=[survivor.pk])
+    # the merged record's page now leads to the survivor, and it is no longer a candidate
+    page = client.get(reverse("patients:detail", args=[merged.pk]))
+    assert page.status_code == 302 and page["Location"] == reverse("patients:detail", args=[survivor.pk])
     assert (survivor.pk, merged.pk) not in {(c.first.pk, c.second.pk) for c in candidate_pairs(Patient.objects.active())}
 
 
