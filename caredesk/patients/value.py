@@ -185,6 +185,27 @@ def _cuts(qs: QuerySet[Any], field_name: str, n: int) -> list[Any]:
     return [ordered[pos] for pos in quintile_positions(n)]
 
 
+def cuts_from_histogram(histogram: list[tuple[Any, int]]) -> list[Any]:
+    """Quintile cut points from (value, count) pairs: the value at each 20 % position."""
+    rows = sorted((v, c) for v, c in histogram if v is not None and c > 0)
+    positions = quintile_positions(sum(c for _v, c in rows))
+    cuts: list[Any] = []
+    seen = 0
+    i = 0
+    for v, c in rows:
+        seen += c
+        while i < len(positions) and positions[i] < seen:
+            cuts.append(v)
+            i += 1
+    return cuts
+
+
+def _histogram_cuts(qs: QuerySet[Any], field_name: str) -> list[Any]:
+    """Cut points of a low-cardinality integer column in one ``GROUP BY`` query."""
+    rows = qs.order_by().values(field_name).annotate(c=Count("pk")).values_list(field_name, "c")
+    return cuts_from_histogram(list(rows))
+
+
 def _score_expr(field_name: str, cuts: list[Any]) -> Any:
     if not cuts:
         return Value(1)
@@ -206,8 +227,8 @@ class Scoring:
         n = base.count()
         return cls(
             r_cuts=_cuts(base, "last_visit_at", n),
-            f_cuts=_cuts(base, "visit_count", n),
-            m_cuts=_cuts(base, "value_score", n),
+            f_cuts=_histogram_cuts(base, "visit_count"),
+            m_cuts=_histogram_cuts(base, "value_score"),
         )
 
     def annotate(self, qs: QuerySet[Any]) -> QuerySet[Any]:

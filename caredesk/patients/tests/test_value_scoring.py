@@ -55,3 +55,10 @@ def test_bad_filters_are_reported_in_chinese_and_dropped():
     assert filters["drifting"] is True
     assert len(errors) == 3
     assert any("流失月数" in e for e in errors)
+
+
+def test_cut_points_from_a_histogram_match_the_sorted_list():
+    values = [1] * 6 + [2] * 2 + [5, 9]
+    expected = [sorted(values)[p] for p in value.quintile_positions(len(values))]
+    assert value.cuts_from_histogram([(5, 1), (1, 6), (9, 1), (2, 2)]) == expected == [1, 1, 2, 5]
+    assert value.cuts_from_histogram([]) == []
