@@ -32,13 +32,44 @@ REGIONS = [
     ("370102", "山东省济南市历下区", ["泉城路", "经十路", "解放路"]),
     ("410105", "河南省郑州市金水区", ["花园路", "农业路", "经三路"]),
 ]
-MOBILE_PREFIXES = ["138", "139", "135", "136", "137", "150", "151", "158", "159", "186", "187", "188", "131", "155",
-                   "185", "133", "153", "180", "189", "177"]
+MOBILE_PREFIXES = [
+    "138",
+    "139",
+    "135",
+    "136",
+    "137",
+    "150",
+    "151",
+    "158",
+    "159",
+    "186",
+    "187",
+    "188",
+    "131",
+    "155",
+    "185",
+    "133",
+    "153",
+    "180",
+    "189",
+    "177",
+]
 DIAGNOSES: dict[str, list[tuple[str, str]]] = {
-    "NK": [("原发性高血压", "I10"), ("2型糖尿病", "E11.900"), ("冠状动脉粥样硬化性心脏病", "I25.103"),
-           ("社区获得性肺炎", "J18.900"), ("慢性胃炎", "K29.500"), ("脑梗死", "I63.900")],
-    "WK": [("胆囊结石伴胆囊炎", "K80.100"), ("腰椎间盘突出症", "M51.202"), ("腹股沟疝", "K40.900"),
-           ("桡骨远端骨折", "S52.500"), ("肾结石", "N20.000")],
+    "NK": [
+        ("原发性高血压", "I10"),
+        ("2型糖尿病", "E11.900"),
+        ("冠状动脉粥样硬化性心脏病", "I25.103"),
+        ("社区获得性肺炎", "J18.900"),
+        ("慢性胃炎", "K29.500"),
+        ("脑梗死", "I63.900"),
+    ],
+    "WK": [
+        ("胆囊结石伴胆囊炎", "K80.100"),
+        ("腰椎间盘突出症", "M51.202"),
+        ("腹股沟疝", "K40.900"),
+        ("桡骨远端骨折", "S52.500"),
+        ("肾结石", "N20.000"),
+    ],
     "FCK": [("子宫肌瘤", "D25.900"), ("妊娠状态", "Z33.x00")],
     "EK": [("急性支气管炎", "J20.900"), ("新生儿黄疸", "P59.900")],
     "WG": [("老年性白内障", "H25.900"), ("慢性鼻窦炎", "J32.900"), ("龋病", "K02.900")],
@@ -87,11 +118,17 @@ def seed_patients(count: int, seed: int = 1, now: datetime | None = None) -> dic
         name = rng.choice(SURNAMES) + rng.choice(GIVEN_CHARS) + (rng.choice(GIVEN_CHARS) if rng.random() < 0.75 else "")
         mobile = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(0, 10**8):08d}"
         patient = Patient(
-            name=name, sex=sex, birth_date=born, id_number=_id_number(rng, region, born, sex), mobile=mobile,
+            name=name,
+            sex=sex,
+            birth_date=born,
+            id_number=_id_number(rng, region, born, sex),
+            mobile=mobile,
             other_phones=(rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(0, 10**8):08d}") if rng.random() < 0.2 else "",
             address=f"{city}{rng.choice(streets)}{rng.randrange(1, 300)}号{rng.randrange(1, 30)}栋{rng.randrange(101, 2400)}室",
-            outpatient_no=f"MZ{seed:02d}{n:07d}", source_channel=rng.choice(SOURCES),
-            vip_level=rng.choice([0] * 12 + [1, 1, 2, 3]), do_not_contact=rng.random() < 0.03,
+            outpatient_no=f"MZ{seed:02d}{n:07d}",
+            source_channel=rng.choice(SOURCES),
+            vip_level=rng.choice([0] * 12 + [1, 1, 2, 3]),
+            do_not_contact=rng.random() < 0.03,
             created_at=now - timedelta(days=800),
         )
         visits: list[dict[str, Any]] = []
@@ -102,9 +139,16 @@ def seed_patients(count: int, seed: int = 1, now: datetime | None = None) -> dic
             at = at.replace(hour=8, second=0, microsecond=0) + timedelta(hours=rng.randrange(0, 9))
             text, code = _diagnosis(rng, dept)
             visit: dict[str, Any] = {
-                "source_id": f"{key}-{k}", "department": dept, "department_name": dept.name, "doctor": doctor,
-                "doctor_name": doctor.name if doctor else "", "diagnosis_text": text, "diagnosis_code": code,
-                "visit_at": at, "kind": Encounter.Kind.OUTPATIENT, "status": Encounter.Status.ACTIVE,
+                "source_id": f"{key}-{k}",
+                "department": dept,
+                "department_name": dept.name,
+                "doctor": doctor,
+                "doctor_name": doctor.name if doctor else "",
+                "diagnosis_text": text,
+                "diagnosis_code": code,
+                "visit_at": at,
+                "kind": Encounter.Kind.OUTPATIENT,
+                "status": Encounter.Status.ACTIVE,
                 "visit_type": Encounter.VisitType.FIRST if k == 0 else Encounter.VisitType.RETURN,
             }
             if rng.random() < 0.25:
@@ -112,7 +156,8 @@ def seed_patients(count: int, seed: int = 1, now: datetime | None = None) -> dic
                 visit.update(kind=Encounter.Kind.INPATIENT, admitted_at=at, visit_type="")
                 if at + stay < now:
                     visit.update(
-                        discharged_at=at + stay, status=Encounter.Status.DISCHARGED,
+                        discharged_at=at + stay,
+                        status=Encounter.Status.DISCHARGED,
                         outcome=rng.choice(["cured", "improved", "improved", "improved", "not_cured", "transferred"]),
                     )
                 patient.inpatient_no = patient.inpatient_no or f"ZY{seed:02d}{n:07d}"

@@ -17,6 +17,7 @@ from caredesk.core import pii
 from caredesk.core.pii import EncryptedTextField
 
 VIEW_ALL_PERMISSION = "patients.view_all_patients"
+SEARCH_CAP = 2000  # matches kept per search branch (a name search for 王 stops there)
 
 # Surnames whose reading differs from the character's most common reading.
 SURNAME_READINGS: dict[str, str] = {
@@ -127,6 +128,15 @@ class GroupContact(models.Model):
         return self.name
 
 
+def _prefix(low: str, field: str) -> Q:
+    """``field`` starts with ``low`` (a-z only) as an index-friendly range: "zs" → [zs, zt)."""
+    stem = low.rstrip("z")
+    if not stem:
+        return Q(**{f"{field}__gte": low})
+    upper = stem[:-1] + chr(ord(stem[-1]) + 1)
+    return Q(**{f"{field}__gte": low, f"{field}__lt": upper})
+
+
 class PatientQuerySet(models.QuerySet["Patient"]):
     def active(self) -> PatientQuerySet:
         return self.filter(merged_into__isnull=True)
@@ -153,23 +163,27 @@ class PatientQuerySet(models.QuerySet["Patient"]):
             return self.none()
         compact = re.sub(r"\s+", "", text)
         digits = re.sub(r"[\s-]", "", text)
-        q = Q()
+        branches: list[Q] = []
         if re.fullmatch(r"[A-Za-z]+", compact):
-            low = compact.lower()
-            q |= Q(name_pinyin__startswith=low) | Q(name_initials__startswith=low)
+            branches += [_prefix(compact.lower(), "name_pinyin"), _prefix(compact.lower(), "name_initials")]
         if re.fullmatch(r"\d{4}", digits):
-            q |= Q(mobile_last4=digits)
+            branches.append(Q(mobile_last4=digits))
         if re.fullmatch(r"(\+?86)?1\d{10}", digits):
-            q |= Q(mobile_bidx=pii.blind_index("phone", digits))
+            branches.append(Q(mobile_bidx=pii.blind_index("phone", digits)))
         if re.fullmatch(r"\d{15}|\d{17}[\dXx]", digits):
-            q |= Q(id_number_bidx=pii.blind_index("id_number", digits))
+            branches.append(Q(id_number_bidx=pii.blind_index("id_number", digits)))
         if re.fullmatch(r"[A-Za-z0-9-]{3,40}", compact):
-            q |= Q(outpatient_no=compact) | Q(inpatient_no=compact)
+            branches += [Q(outpatient_no=compact), Q(inpatient_no=compact)]
         if re.search(r"[\u4e00-\u9fff]", compact):
-            q |= Q(name__contains=compact)
-        if not q:
+            branches.append(Q(name__contains=compact))
+        if not branches:
             return self.none()
-        return self.filter(q)
+        # One small indexed query per branch (an OR across columns, one of them mostly empty, makes
+        # SQLite's planner scan the table), then the caller's filters and ordering on the ids.
+        ids: set[int] = set()
+        for branch in branches:
+            ids.update(Patient.objects.filter(branch).order_by().values_list("pk", flat=True)[:SEARCH_CAP])
+        return self.filter(pk__in=ids)
 
 
 class Patient(models.Model):
@@ -184,7 +198,7 @@ class Patient(models.Model):
         CHECKUP = "checkup", _("体检")
         GROUP = "group", _("团体")
 
-    name = models.CharField(_("姓名"), max_length=60)
+    name = models.CharField(_("姓名"), max_length=60, db_index=True)  # covering index for "contains"
     name_pinyin = models.CharField(_("姓名拼音"), max_length=120, blank=True, db_index=True)
     name_initials = models.CharField(_("拼音首字母"), max_length=30, blank=True, db_index=True)
     sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)

@@ -51,6 +51,15 @@ def test_last_four_digits_find_every_patient_with_them(zhang, li):
     assert set(Patient.objects.search("5678")) == {zhang, li}
 
 
+def test_pinyin_prefixes_ending_in_z_still_match(org):
+    from caredesk.patients.tests.factories import make_patient
+
+    zz = make_patient("张子", mobile="13700000001")
+    assert list(Patient.objects.search("zz")) == [zz]
+    assert list(Patient.objects.search("zhangz")) == [zz]
+    assert not Patient.objects.search("zzz")
+
+
 def test_a_search_for_nothing_finds_nothing(zhang):
     assert not Patient.objects.search("")
     assert not Patient.objects.search("wangwu")
