@@ -24,7 +24,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     "agent": ["patients.view_all_patients"],
     "consultant": ["patients.view_all_patients"],
     "guide": ["patients.view_all_patients"],
-    "supervisor": ["accounts.view_all_departments", "accounts.reveal_pii", "patients.view_all_patients"],
+    "supervisor": [
+        "accounts.view_all_departments",
+        "accounts.reveal_pii",
+        "patients.view_all_patients",
+        "patients.merge_patients",
+    ],
     "dept_head": [],
     "quality": [
         "accounts.view_all_departments",
@@ -40,6 +45,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.manage_staff",
         "accounts.reveal_pii",
         "core.change_calendaroverride",
+        "patients.merge_patients",
     ],
 }
 

@@ -16,7 +16,7 @@ from caredesk.core import audit
 
 from . import hooks
 from .data import EncounterData, PatientData
-from .models import Consent, Encounter, Patient, PatientIdentifier
+from .models import Consent, Encounter, Patient, PatientIdentifier, Segment
 from .validators import id_number_birth_date, id_number_sex
 
 _PLAIN_FIELDS = ("name", "birth_date", "outpatient_no", "inpatient_no", "insurance_no", "source_channel", "address")
@@ -351,3 +351,26 @@ def merge_patients(survivor: Patient, merged: Patient, *, acting_user: Any) -> P
 def record_patient_view(patient: Patient, *, acting_user: Any) -> None:
     """Opening a patient's page is itself recorded (ids only)."""
     audit.record(actor=acting_user, verb="patient.viewed", target=patient)
+
+
+# --- value analysis, duplicates and merge (branch patients-value) ----------------------------------
+
+
+@transaction.atomic
+def merge_duplicate(survivor: Patient, merged: Patient, *, reason: str, rule: str = "", acting_user: Any) -> Patient:
+    """The merge screen's confirmation: ``merge_patients`` plus an audit event carrying the
+    supervisor's reason (in ``purpose``) in the same transaction."""
+    result = merge_patients(survivor, merged, acting_user=acting_user)
+    audit.record(
+        actor=acting_user, verb="patient.merge_confirmed", target=result, purpose=reason,
+        merged_id=merged.pk, rule=rule,
+    )
+    return result
+
+
+@transaction.atomic
+def save_segment(*, name: str, criteria: dict[str, Any], acting_user: Any) -> Segment:
+    """Save the value page's filters as a named segment (a target list for later modules)."""
+    segment = Segment.objects.create(name=name, criteria=criteria, created_by=acting_user)
+    audit.record(actor=acting_user, verb="segment.create", target=segment, criteria_keys=sorted(criteria))
+    return segment

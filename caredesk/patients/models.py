@@ -242,7 +242,10 @@ class Patient(models.Model):
         verbose_name = _("患者")
         verbose_name_plural = _("患者")
         ordering = ["-id"]
-        permissions = [("view_all_patients", _("查看全部患者"))]
+        permissions = [
+            ("view_all_patients", _("查看全部患者")),
+            ("merge_patients", _("合并重复档案")),
+        ]
 
     def __str__(self) -> str:
         return f"{pii.mask_name(self.name)} #{self.pk}"

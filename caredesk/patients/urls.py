@@ -8,3 +8,8 @@ urlpatterns = [
     path("", views.patient_list, name="list"),
     path("<int:pk>/", views.patient_detail, name="detail"),
 ]
+
+# --- value analysis, duplicates and merge (branch patients-value) -----------------------------------
+from .urls_value import value_urlpatterns  # noqa: E402
+
+urlpatterns += value_urlpatterns
