@@ -35,6 +35,9 @@ CORE_IDENTIFIERS = {
 # Other OIDs/URIs senders use for the Chinese resident ID card.
 ID_NUMBER_ALIASES = {ID_NUMBER_SYSTEM, "urn:oid:1.2.156.112604.1.2.1", "urn:oid:2.16.156.10011.1.1.1"}
 
+# v2-0203 identifier types that are personal documents (stored identifiers are not encrypted).
+PERSONAL_DOCUMENT_TYPES = {"SS", "DL", "PPN", "SB"}
+
 GENDER_TO_SEX = {"male": "M", "female": "F", "other": "U", "unknown": "U"}
 SEX_TO_GENDER = {"M": "male", "F": "female", "U": "unknown"}
 
@@ -154,6 +157,8 @@ def patient_fields(resource: dict[str, Any], *, source: str) -> dict[str, Any]:
             continue  # our own record id coming back: not an identity of the sender
         elif system.startswith(LOCAL_SYSTEM_PREFIX):
             identifiers[system[len(LOCAL_SYSTEM_PREFIX) :]] = value
+        elif _is_personal_document(ident, system):
+            continue  # foreign SSN / driving licence / passport: not kept in clear (decisions.md)
         elif system:
             identifiers[f"FHIR:{system}"] = value
     phones = [t for t in resource.get("telecom") or [] if t.get("system") in ("phone", "sms") and t.get("value")]
@@ -164,6 +169,11 @@ def patient_fields(resource: dict[str, Any], *, source: str) -> dict[str, Any]:
     if resource.get("deceasedDateTime"):
         fields["deceased_at"] = _datetime(resource["deceasedDateTime"])
     return fields
+
+
+def _is_personal_document(ident: dict[str, Any], system: str) -> bool:
+    codes = {str(c.get("code") or "") for c in (ident.get("type") or {}).get("coding") or []}
+    return bool(codes & PERSONAL_DOCUMENT_TYPES) or system.endswith("/us-ssn")
 
 
 def patient_reference(reference: str) -> str:

@@ -15,6 +15,8 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+# Synthea / bulk-data export writes its run log next to the resources; it is not FHIR.
+SKIPPED_FILES = {"log.ndjson"}
 SUPPORTED_TYPES = ("Patient", "Encounter")
 BUNDLE_TYPES = ("collection", "transaction", "batch", "searchset", "transaction-response", "batch-response")
 
@@ -35,7 +37,9 @@ class Item:
 
     @property
     def control_id(self) -> str:
-        return f"{self.resource_type}/{self.resource_id}"
+        if self.resource_type and self.resource_id:
+            return f"{self.resource_type}/{self.resource_id}"
+        return f"{self.resource_type or 'unreadable'}@{self.where}"[-120:]
 
     @property
     def content_hash(self) -> str:
@@ -139,6 +143,8 @@ def read_path(path: Path, types: tuple[str, ...] = SUPPORTED_TYPES) -> Iterator[
     for file in iter_files(path):
         head = file.name.split(".", 1)[0].split("-", 1)[0]
         if head and head[0].isupper() and head not in types and head != "Bundle":
+            continue
+        if file.name in SKIPPED_FILES:
             continue
         if file.suffix == ".ndjson":
             items: Iterator[Item] = read_ndjson(file)
