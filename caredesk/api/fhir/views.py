@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from caredesk.api.auth import session_auth, token_auth
@@ -55,14 +56,14 @@ def authenticate(request: HttpRequest) -> Any:
 
 def _guard(request: HttpRequest, allowed: set[str] | None = None) -> tuple[Any, HttpResponse | None]:
     if request.method not in ("GET", "HEAD"):
-        return None, outcome(405, "not-supported", "只支持读取（GET）。")
+        return None, outcome(405, "not-supported", _("只支持读取（GET）。"))
     user = authenticate(request)
     if user is None:
-        return None, outcome(401, "login", "需要登录或有效的访问令牌。")
+        return None, outcome(401, "login", _("需要登录或有效的访问令牌。"))
     if allowed is not None:
         unknown = sorted(set(request.GET) - allowed)
         if unknown:
-            return user, outcome(400, "not-supported", f"不支持的查询参数：{', '.join(unknown)}")
+            return user, outcome(400, "not-supported", _("不支持的查询参数：%(names)s") % {"names": ", ".join(unknown)})
     return user, None
 
 
@@ -71,7 +72,7 @@ def _count(request: HttpRequest) -> int:
     if not raw:
         return DEFAULT_COUNT
     if not raw.isdigit():
-        raise BadRequest("_count 必须是正整数。")
+        raise BadRequest(_("_count 必须是正整数。"))
     return max(1, min(int(raw), MAX_COUNT))
 
 
@@ -80,7 +81,7 @@ def _unmasked(request: HttpRequest, user: Any) -> bool:
     if raw in ("", "false"):
         return False
     if raw != "true":
-        raise BadRequest("_unmasked 只能是 true 或 false。")
+        raise BadRequest(_("_unmasked 只能是 true 或 false。"))
     if not user.has_perm(pii.REVEAL_PERMISSION):
         raise PermissionError
     return True
@@ -103,11 +104,11 @@ def _patient_query(request: HttpRequest) -> Q:
     identifier = request.GET.get("identifier")
     phone = request.GET.get("phone")
     if identifier is None and phone is None:
-        raise BadRequest("请提供 identifier 或 phone 查询参数。")
+        raise BadRequest(_("请提供 identifier 或 phone 查询参数。"))
     query = Q()
     if phone is not None:
         if not pii.normalise("phone", phone):
-            raise BadRequest("phone 不能为空。")
+            raise BadRequest(_("phone 不能为空。"))
         query &= Q(mobile_bidx=pii.blind_index("phone", phone))
     if identifier is not None:
         system, bar, value = identifier.partition("|")
@@ -115,7 +116,7 @@ def _patient_query(request: HttpRequest) -> Q:
             system, value = "", identifier
         value = value.strip()
         if not value:
-            raise BadRequest("identifier 的值不能为空。")
+            raise BadRequest(_("identifier 的值不能为空。"))
         query &= _identifier_query(system.strip(), value)
     return query
 
@@ -151,10 +152,10 @@ def patient_read(request: HttpRequest, pk: int) -> HttpResponse:
     except BadRequest as exc:
         return outcome(400, "invalid", str(exc))
     except PermissionError:
-        return outcome(403, "forbidden", "没有查看完整身份信息的权限。")
+        return outcome(403, "forbidden", _("没有查看完整身份信息的权限。"))
     patient = Patient.objects.visible_to(user).prefetch_related("identifiers").filter(pk=pk).first()
     if patient is None:
-        return outcome(404, "not-found", f"Patient/{pk} 不存在。")
+        return outcome(404, "not-found", _("Patient/%(id)s 不存在。") % {"id": pk})
     body = resources.patient_resource(patient, unmasked=unmasked)
     _audit_reads(request, user, [patient], unmasked=unmasked, resource="Patient")
     return fhir_response(body)
@@ -172,7 +173,7 @@ def patient_search(request: HttpRequest) -> HttpResponse:
     except BadRequest as exc:
         return outcome(400, "invalid", str(exc))
     except PermissionError:
-        return outcome(403, "forbidden", "没有查看完整身份信息的权限。")
+        return outcome(403, "forbidden", _("没有查看完整身份信息的权限。"))
     matches = Patient.objects.visible_to(user).filter(query).order_by("pk")
     total = matches.count()
     patients = list(matches.prefetch_related("identifiers")[:count])
@@ -190,7 +191,7 @@ def encounter_search(request: HttpRequest) -> HttpResponse:
     raw = request.GET.get("patient") or request.GET.get("subject") or ""
     reference = raw.removeprefix("Patient/")
     if not reference.isdigit():
-        return outcome(400, "invalid", "patient 参数必须是 Patient/<编号> 或编号。")
+        return outcome(400, "invalid", _("patient 参数必须是 Patient/<编号> 或编号。"))
     try:
         count = _count(request)
     except BadRequest as exc:
@@ -214,4 +215,4 @@ def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
     _user, error = _guard(request)
     if error:
         return error
-    return outcome(404, "not-supported", "不支持的 FHIR 资源或操作。")
+    return outcome(404, "not-supported", _("不支持的 FHIR 资源或操作。"))
