@@ -124,3 +124,14 @@ def test_the_same_patient_over_hl7_and_fhir_lands_on_one_record(tmp_path: Path) 
     assert Patient.objects.count() == 1
     systems = set(PatientIdentifier.objects.filter(patient=hl7).values_list("system", "value"))
     assert {("HL7:HIS", "PID-0042"), ("FHIR:emr", "abc")} <= systems
+
+
+def test_the_hl7_example_resources_import_except_nameless_patients_and_rerun_unchanged() -> None:
+    data = shared_data()
+    if data is None or not (data / "fhir_r4_examples").is_dir():
+        pytest.skip("shared data (fhir_r4_examples) not present: set CAREDESK_SHARED_DATA")
+    first = import_path(data / "fhir_r4_examples")
+    assert first.rejected == 3 and all(reason == "name: missing" for _where, reason in first.rejects)
+    assert first.imported > 20 and Encounter.objects.exists()
+    second = import_path(data / "fhir_r4_examples")
+    assert (second.imported, second.updated, second.unchanged) == (0, 0, first.imported + first.updated)
