@@ -14,5 +14,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("fhir/", include("caredesk.api.fhir.urls")),
     path("messaging/", include("caredesk.messaging.urls")),
+    path("patients/", include("caredesk.patients.urls")),
     path("", include("caredesk.core.urls")),
 ]

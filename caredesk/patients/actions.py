@@ -345,3 +345,9 @@ def merge_patients(survivor: Patient, merged: Patient, *, acting_user: Any) -> P
     refresh_visit_stats(merged)
     audit.record(actor=acting_user, verb="patient.merged", target=survivor, merged_id=merged.pk, filled=filled)
     return survivor
+
+
+@transaction.atomic
+def record_patient_view(patient: Patient, *, acting_user: Any) -> None:
+    """Opening a patient's page is itself recorded (ids only)."""
+    audit.record(actor=acting_user, verb="patient.viewed", target=patient)

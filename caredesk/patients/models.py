@@ -127,6 +127,15 @@ class GroupContact(models.Model):
         return self.name
 
 
+def _prefix(low: str, field: str) -> Q:
+    """``field`` starts with ``low`` (a-z only) as an index-friendly range: "zs" → [zs, zt)."""
+    stem = low.rstrip("z")
+    if not stem:
+        return Q(**{f"{field}__gte": low})
+    upper = stem[:-1] + chr(ord(stem[-1]) + 1)
+    return Q(**{f"{field}__gte": low, f"{field}__lt": upper})
+
+
 class PatientQuerySet(models.QuerySet["Patient"]):
     def active(self) -> PatientQuerySet:
         return self.filter(merged_into__isnull=True)
@@ -155,8 +164,7 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         digits = re.sub(r"[\s-]", "", text)
         q = Q()
         if re.fullmatch(r"[A-Za-z]+", compact):
-            low = compact.lower()
-            q |= Q(name_pinyin__startswith=low) | Q(name_initials__startswith=low)
+            q |= _prefix(compact.lower(), "name_pinyin") | _prefix(compact.lower(), "name_initials")
         if re.fullmatch(r"\d{4}", digits):
             q |= Q(mobile_last4=digits)
         if re.fullmatch(r"(\+?86)?1\d{10}", digits):
