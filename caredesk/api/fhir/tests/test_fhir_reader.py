@@ -66,7 +66,7 @@ def test_a_bundle_yields_its_entries_and_uses_the_full_url_when_the_id_is_absent
     assert all(not i.error for i in items)
 
 
-def test_an_unsupported_bundle_type_is_reported() -> None:
+def test_invalid_and_unknown_resources_get_a_reason() -> None:
     assert reader.validate({"resourceType": "Patient", "gender": 5})
     assert reader.validate({"resourceType": "Nope"}) == "unknown resourceType Nope"
 
