@@ -216,3 +216,21 @@ def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
     if error:
         return error
     return outcome(404, "not-supported", _("不支持的 FHIR 资源或操作。"))
+
+
+@csrf_exempt
+def encounter_read(request: HttpRequest, pk: int) -> HttpResponse:
+    user, error = _guard(request, {"_format"})
+    if error:
+        return error
+    encounter = (
+        Encounter.objects.visible_to(user)
+        .filter(pk=pk, patient__in=Patient.objects.visible_to(user))
+        .select_related("department", "doctor")
+        .first()
+    )
+    if encounter is None:
+        return outcome(404, "not-found", _("Encounter/%(id)s 不存在。") % {"id": pk})
+    body = resources.encounter_resource(encounter)
+    _audit_reads(request, user, [encounter.patient], unmasked=False, resource="Encounter")
+    return fhir_response(body)

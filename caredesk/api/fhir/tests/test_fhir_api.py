@@ -181,3 +181,12 @@ def test_a_search_reads_in_constant_queries_plus_the_audit_row_of_each_patient(c
     with django_assert_max_num_queries(8 + 5 * 5):  # reads are constant; each patient adds its audit row (<= 5 queries)
         bundle = parse(client.get("/fhir/Patient", {"phone": "13700000000"}, **auth))
     assert bundle.total == 5
+
+
+def test_an_encounter_full_url_from_a_search_reads_back_in_scope(client, agent, dept_head, world):
+    bundle = client.get("/fhir/Encounter", {"patient": world["zhang"].pk}, **bearer(agent)).json()
+    url = bundle["entry"][0]["fullUrl"]
+    encounter = parse(client.get(url, **bearer(agent)))
+    assert encounter.identifier[0].value == "ZY-1"
+    li_encounter = client.get("/fhir/Encounter", {"patient": world["li"].pk}, **bearer(agent)).json()["entry"][0]["fullUrl"]
+    assert client.get(li_encounter, **bearer(dept_head)).status_code == 404
