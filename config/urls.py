@@ -12,6 +12,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("caredesk.accounts.urls")),
     path("api/v1/", api.urls),
+    path("fhir/", include("caredesk.api.fhir.urls")),
     path("messaging/", include("caredesk.messaging.urls")),
     path("patients/", include("caredesk.patients.urls")),
     path("", include("caredesk.core.urls")),

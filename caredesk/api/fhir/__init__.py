@@ -1,0 +1,1 @@
+"""FHIR R4 façade and import for the patient archive (built and validated with ``fhir.resources.R4B``)."""
