@@ -13,5 +13,6 @@ urlpatterns = [
     path("accounts/", include("caredesk.accounts.urls")),
     path("api/v1/", api.urls),
     path("messaging/", include("caredesk.messaging.urls")),
+    path("intake/", include("caredesk.intake.urls")),
     path("", include("caredesk.core.urls")),
 ]

@@ -24,7 +24,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     "agent": [],
     "consultant": [],
     "guide": [],
-    "supervisor": ["accounts.view_all_departments", "accounts.reveal_pii"],
+    "supervisor": ["accounts.view_all_departments", "accounts.reveal_pii", "intake.add_importrun"],
     "dept_head": [],
     "quality": ["accounts.view_all_departments", "accounts.view_audit", "accounts.reveal_pii"],
     "executive": ["accounts.view_all_departments"],
@@ -34,6 +34,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.manage_staff",
         "accounts.reveal_pii",
         "core.change_calendaroverride",
+        "intake.add_importrun",
     ],
 }
 
