@@ -32,6 +32,10 @@ class VisitApplier(Protocol):
 
 
 def default_applier() -> VisitApplier:
+    from django.apps import apps
+
+    if not apps.is_installed("caredesk.patients"):
+        raise ImportError("caredesk.patients is not installed")
     from .visit_apply import apply_visit_rows
 
     return apply_visit_rows
@@ -68,13 +72,16 @@ def import_visits(
     changes nothing for rows already in). A batch that fails as a whole is retried row by row so
     one bad row is rejected and the others still go in. Audit: one event for the run, with counts."""
     path = Path(path)
-    apply = applier or default_applier()
     source_system = (source_system or "HIS").strip()
     run = ImportRun.objects.create(
         file_name=file_name or path.name, file_sha256=file_sha256(path), source_system=source_system,
         mapping=mapping, started_by=acting_user if getattr(acting_user, "pk", None) else None,
     )
     log.info("import run %s started", run.pk)
+    try:
+        apply = applier or default_applier()
+    except ImportError:
+        return _finish(run, acting_user, error=_("患者档案模块尚未安装，无法导入。"))
     try:
         vf = read_visit_file(path, source_system=source_system, mapping=mapping.columns if mapping else None)
     except (FileLayoutError, UnicodeDecodeError, OSError) as exc:
