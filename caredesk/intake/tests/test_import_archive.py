@@ -21,7 +21,7 @@ OTHER_ID = "110101199003074514"
 
 VISITS = [
     STANDARD_HEADERS,
-    row(流水号="V1", 门诊号="M100", 姓名="张三", 性别="男", 身份证号=GOOD_ID, 手机号="13800138000", 科室="心内科", 初复诊="初诊"),
+    row(流水号="V1", 门诊号="M100", 姓名="张三", 性别="女", 身份证号=GOOD_ID, 手机号="13800138000", 科室="心内科", 初复诊="初诊"),
     row(流水号="V2", 门诊号="M100", 姓名="张三", 就诊时间="2026-03-08 10:00", 初复诊="复诊"),
     row(**{"流水号": "V3", "就诊类型(门诊/住院)": "住院", "住院号": "Z200", "姓名": "张三", "身份证号": GOOD_ID, "就诊时间": "",
            "入院时间": "2026-03-10 09:00", "出院时间": "2026-03-20 10:00", "转归": "好转"}),
@@ -63,7 +63,7 @@ def test_a_his_file_fills_the_archive_once_and_a_rerun_changes_nothing(tmp_path:
     assert (run.imported, run.updated, run.unchanged, run.rejected) == (5, 0, 0, 0)
     assert Patient.objects.count() == 3 and Encounter.objects.count() == 5
     zhang = Patient.objects.get(outpatient_no="M100")
-    assert (zhang.inpatient_no, zhang.visit_count, zhang.sex, zhang.name_pinyin) == ("Z200", 3, "M", "zhangsan")
+    assert (zhang.inpatient_no, zhang.visit_count, zhang.sex, zhang.name_pinyin) == ("Z200", 3, "F", "zhangsan")
     assert Patient.objects.get(inpatient_no="Z300").is_deceased
     assert Encounter.objects.get(source_id="V3").status == "discharged"
     assert (len(hook_calls["registered"]), len(hook_calls["discharged"]), len(hook_calls["deceased"])) == (5, 2, 1)
