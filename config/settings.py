@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "caredesk.core",
     "caredesk.accounts",
+    "caredesk.patients",
     "caredesk.intake",
     "caredesk.messaging",
 ]

@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/", include("caredesk.accounts.urls")),
     path("api/v1/", api.urls),
     path("messaging/", include("caredesk.messaging.urls")),
+    path("patients/", include("caredesk.patients.urls")),
     path("intake/", include("caredesk.intake.urls")),
     path("", include("caredesk.core.urls")),
 ]

@@ -21,14 +21,20 @@ ROLES: dict[str, Any] = {
 ROLE_CODES = frozenset(ROLES)
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    "agent": [],
-    "consultant": [],
-    "guide": [],
-    "supervisor": ["accounts.view_all_departments", "accounts.reveal_pii", "intake.add_importrun"],
+    "agent": ["patients.view_all_patients"],
+    "consultant": ["patients.view_all_patients"],
+    "guide": ["patients.view_all_patients"],
+    "supervisor": ["accounts.view_all_departments", "accounts.reveal_pii", "patients.view_all_patients", "intake.add_importrun"],
     "dept_head": [],
-    "quality": ["accounts.view_all_departments", "accounts.view_audit", "accounts.reveal_pii"],
-    "executive": ["accounts.view_all_departments"],
+    "quality": [
+        "accounts.view_all_departments",
+        "accounts.view_audit",
+        "accounts.reveal_pii",
+        "patients.view_all_patients",
+    ],
+    "executive": ["accounts.view_all_departments", "patients.view_all_patients"],
     "admin": [
+        "patients.view_all_patients",
         "accounts.view_all_departments",
         "accounts.view_audit",
         "accounts.manage_staff",

@@ -1,0 +1,353 @@
+"""Writes on the patient archive. Each is atomic and audited; ``acting_user=None`` means the system
+or an integration. Audit details carry ids and field names only, never identity values."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Max, Min
+from django.db.models.functions import Coalesce
+
+from caredesk.accounts.models import Department, Doctor
+from caredesk.core import audit
+
+from . import hooks
+from .data import EncounterData, PatientData
+from .models import Consent, Encounter, Patient, PatientIdentifier
+from .validators import id_number_birth_date, id_number_sex
+
+_PLAIN_FIELDS = ("name", "birth_date", "outpatient_no", "inpatient_no", "insurance_no", "source_channel", "address")
+
+
+def resolve_survivor(patient: Patient) -> Patient:
+    """Follow ``merged_into`` (read from the database: the object in hand may be stale) to the record
+    that is still in use."""
+    seen: set[int] = set()
+    current = patient
+    while current.pk not in seen:
+        seen.add(current.pk)
+        target = Patient.objects.filter(pk=current.pk).values_list("merged_into_id", flat=True).first()
+        if target is None:
+            return current
+        current = Patient.objects.get(pk=target)
+    return current
+
+
+def find_patient(data: PatientData) -> Patient | None:
+    """Matching order: any identifier → ID-number blind index → 门诊号/住院号 → name + mobile."""
+    from caredesk.core import pii
+
+    found: Patient | None = None
+    for system, value in data.identifiers.items():
+        if system and value:
+            ident = PatientIdentifier.objects.select_related("patient").filter(system=system, value=value).first()
+            if ident is not None:
+                found = ident.patient
+                break
+    if found is None and data.id_number.strip():
+        found = Patient.objects.filter(id_number_bidx=pii.blind_index("id_number", data.id_number)).order_by("id").first()
+    if found is None and data.outpatient_no.strip():
+        found = Patient.objects.filter(outpatient_no=data.outpatient_no.strip()).order_by("id").first()
+    if found is None and data.inpatient_no.strip():
+        found = Patient.objects.filter(inpatient_no=data.inpatient_no.strip()).order_by("id").first()
+    if found is None and data.name.strip() and data.mobile.strip():
+        found = Patient.objects.filter(name=data.name.strip(), mobile_bidx=pii.blind_index("phone", data.mobile)).order_by("id").first()
+    return resolve_survivor(found) if found is not None else None
+
+
+def _incoming(data: PatientData) -> dict[str, Any]:
+    """The non-empty fields of ``data`` as model values (empty ones are left out)."""
+    values: dict[str, Any] = {}
+    for name in _PLAIN_FIELDS:
+        value = getattr(data, name)
+        if isinstance(value, str):
+            value = value.strip()
+        if value:
+            values[name] = value
+    if data.id_number.strip():
+        values["id_number"] = data.id_number.strip().upper().replace(" ", "")
+    if data.mobile.strip():
+        from caredesk.core import pii
+
+        values["mobile"] = pii.normalise("phone", data.mobile)
+    if data.sex in (Patient.Sex.MALE, Patient.Sex.FEMALE):
+        values["sex"] = data.sex
+    if data.customer_type in Patient.CustomerType.values:
+        values["customer_type"] = data.customer_type
+    if "id_number" in values:
+        try:
+            values.setdefault("birth_date", id_number_birth_date(values["id_number"]))
+            values.setdefault("sex", id_number_sex(values["id_number"]))
+        except ValidationError:
+            pass
+    return values
+
+
+def _add_identifiers(patient: Patient, identifiers: dict[str, str]) -> list[str]:
+    added = []
+    for system, value in identifiers.items():
+        if not system or not value:
+            continue
+        _ident, created = PatientIdentifier.objects.get_or_create(system=system, value=value, defaults={"patient": patient})
+        if created:
+            added.append(system)
+    return added
+
+
+@transaction.atomic
+def upsert_patient(data: PatientData, *, source: str, acting_user: Any = None) -> tuple[Patient, str]:
+    values = _incoming(data)
+    phones = [p.strip() for p in data.other_phones if p and p.strip()]
+    patient = find_patient(data)
+    if patient is None:
+        patient = Patient(**values)
+        patient.sex = values.get("sex", Patient.Sex.UNKNOWN)
+        patient.other_phones = ",".join(dict.fromkeys(phones))
+        patient.refresh_derived_fields()
+        patient.save()
+        _add_identifiers(patient, data.identifiers)
+        audit.record(actor=acting_user, verb="patient.created", target=patient, source=source)
+        if data.deceased_at:
+            mark_deceased(patient, at=data.deceased_at, source=source, acting_user=acting_user)
+        return patient, "created"
+
+    changed = [name for name, value in values.items() if getattr(patient, name) != value]
+    for name in changed:
+        setattr(patient, name, values[name])
+    known = patient.other_phone_list
+    extra = [p for p in dict.fromkeys(phones) if p not in known and p != patient.mobile]
+    if extra:
+        patient.other_phones = ",".join(known + extra)
+        changed.append("other_phones")
+    if changed:
+        patient.refresh_derived_fields()
+        patient.save()
+    added = _add_identifiers(patient, data.identifiers)
+    if added:
+        changed.append("identifiers")
+    if data.deceased_at and not patient.is_deceased:
+        mark_deceased(patient, at=data.deceased_at, source=source, acting_user=acting_user)
+        changed.append("is_deceased")
+    if not changed:
+        return patient, "unchanged"
+    audit.record(actor=acting_user, verb="patient.updated", target=patient, source=source, fields=sorted(changed))
+    return patient, "updated"
+
+
+def _resolve_department(text: str) -> Department | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    return Department.objects.filter(code__iexact=text).first() or Department.objects.filter(name=text).order_by("id").first()
+
+
+def _resolve_doctor(text: str, department: Department | None) -> Doctor | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    doctor = Doctor.objects.filter(staff_no=text).first()
+    if doctor is None:
+        by_name = Doctor.objects.filter(name=text)
+        if department is not None:
+            doctor = by_name.filter(department=department).first()
+        doctor = doctor or (by_name.first() if by_name.count() == 1 else None)
+    return doctor
+
+
+def refresh_visit_stats(patient: Patient) -> None:
+    """first/last visit and visit count from the patient's non-cancelled encounters."""
+    stats = (
+        Encounter.objects.filter(patient=patient)
+        .exclude(status=Encounter.Status.CANCELLED)
+        .aggregate(
+            n=Count("id"),
+            first=Min(Coalesce("visit_at", "admitted_at")),
+            last=Max(Coalesce("visit_at", "admitted_at")),
+        )
+    )
+    Patient.objects.filter(pk=patient.pk).update(visit_count=stats["n"], first_visit_at=stats["first"], last_visit_at=stats["last"])
+    patient.visit_count, patient.first_visit_at, patient.last_visit_at = stats["n"], stats["first"], stats["last"]
+
+
+@transaction.atomic
+def record_encounter(patient: Patient, data: EncounterData, *, acting_user: Any = None) -> tuple[Encounter, str]:
+    patient = resolve_survivor(patient)
+    department = _resolve_department(data.department)
+    doctor = _resolve_doctor(data.doctor, department)
+    if department is None and doctor is not None:
+        department = doctor.department
+    values: dict[str, Any] = {
+        "kind": data.kind if data.kind in Encounter.Kind.values else None,
+        "department": department,
+        "department_name": data.department.strip() or (department.name if department else ""),
+        "doctor": doctor,
+        "doctor_name": (doctor.name if doctor else data.doctor.strip()),
+        "diagnosis_text": data.diagnosis_text.strip()[:300],
+        "diagnosis_code": data.diagnosis_code.strip(),
+        "visit_at": data.visit_at or data.admitted_at,
+        "admitted_at": data.admitted_at,
+        "discharged_at": data.discharged_at,
+        "visit_type": data.visit_type if data.visit_type in Encounter.VisitType.values else "",
+        "outcome": data.outcome if data.outcome in Encounter.Outcome.values else "",
+        "status": data.status if data.status in Encounter.Status.values else "",
+    }
+    values = {k: v for k, v in values.items() if v not in (None, "")}
+    if "status" not in values and data.discharged_at:
+        values["status"] = Encounter.Status.DISCHARGED
+    encounter = Encounter.objects.select_for_update().filter(source_system=data.source_system, source_id=data.source_id).first()
+    if encounter is None:
+        encounter = Encounter(patient=patient, source_system=data.source_system, source_id=data.source_id)
+        values.setdefault("kind", Encounter.Kind.OUTPATIENT)
+        for name, value in values.items():
+            setattr(encounter, name, value)
+        encounter.save()
+        refresh_visit_stats(patient)
+        audit.record(actor=acting_user, verb="encounter.created", target=encounter, source=data.source_system)
+        hooks.encounter_registered(encounter)
+        if encounter.status == Encounter.Status.DISCHARGED:
+            _after_discharge(encounter, acting_user=acting_user)
+        elif encounter.status == Encounter.Status.CANCELLED:
+            hooks.encounter_cancelled(encounter)
+        return encounter, "created"
+
+    before = encounter.status
+    changed = [name for name, value in values.items() if getattr(encounter, name) != value]
+    if encounter.patient_id != patient.pk:
+        encounter.patient = patient
+        changed.append("patient")
+    if not changed:
+        return encounter, "unchanged"
+    for name in changed:
+        if name != "patient":
+            setattr(encounter, name, values[name])
+    encounter.save()
+    refresh_visit_stats(patient)
+    audit.record(actor=acting_user, verb="encounter.updated", target=encounter, source=data.source_system, fields=sorted(changed))
+    if before != encounter.status:
+        if encounter.status == Encounter.Status.DISCHARGED:
+            _after_discharge(encounter, acting_user=acting_user)
+        elif encounter.status == Encounter.Status.CANCELLED:
+            hooks.encounter_cancelled(encounter)
+        elif before == Encounter.Status.DISCHARGED:
+            hooks.discharge_cancelled(encounter)
+    return encounter, "updated"
+
+
+def _after_discharge(encounter: Encounter, *, acting_user: Any) -> None:
+    hooks.patient_discharged(encounter)
+    if encounter.outcome == Encounter.Outcome.DIED and encounter.discharged_at:
+        mark_deceased(encounter.patient, at=encounter.discharged_at, source="discharge", acting_user=acting_user)
+
+
+@transaction.atomic
+def discharge_encounter(encounter: Encounter, *, at: datetime, outcome: str = "", acting_user: Any = None) -> Encounter:
+    was = encounter.status
+    encounter.discharged_at = at
+    encounter.status = Encounter.Status.DISCHARGED
+    if outcome in Encounter.Outcome.values and outcome:
+        encounter.outcome = outcome
+    encounter.save()
+    audit.record(actor=acting_user, verb="encounter.discharged", target=encounter, outcome=encounter.outcome)
+    if was != Encounter.Status.DISCHARGED:
+        _after_discharge(encounter, acting_user=acting_user)
+    return encounter
+
+
+@transaction.atomic
+def cancel_encounter(encounter: Encounter, *, acting_user: Any = None) -> Encounter:
+    if encounter.status == Encounter.Status.CANCELLED:
+        return encounter
+    encounter.status = Encounter.Status.CANCELLED
+    encounter.save(update_fields=["status", "updated_at"])
+    refresh_visit_stats(encounter.patient)
+    audit.record(actor=acting_user, verb="encounter.cancelled", target=encounter)
+    hooks.encounter_cancelled(encounter)
+    return encounter
+
+
+@transaction.atomic
+def cancel_discharge(encounter: Encounter, *, acting_user: Any = None) -> Encounter:
+    if encounter.status != Encounter.Status.DISCHARGED:
+        return encounter
+    encounter.status = Encounter.Status.ACTIVE
+    encounter.discharged_at = None
+    encounter.outcome = ""
+    encounter.save(update_fields=["status", "discharged_at", "outcome", "updated_at"])
+    audit.record(actor=acting_user, verb="encounter.discharge_cancelled", target=encounter)
+    hooks.discharge_cancelled(encounter)
+    return encounter
+
+
+@transaction.atomic
+def mark_deceased(patient: Patient, *, at: datetime, source: str, acting_user: Any = None) -> Patient:
+    if patient.is_deceased:
+        return patient
+    patient.is_deceased = True
+    patient.deceased_at = at
+    patient.save(update_fields=["is_deceased", "deceased_at", "updated_at"])
+    audit.record(actor=acting_user, verb="patient.deceased", target=patient, source=source)
+    hooks.patient_deceased(patient)
+    return patient
+
+
+_FILLABLE = (
+    "birth_date",
+    "id_number",
+    "mobile",
+    "address",
+    "outpatient_no",
+    "inpatient_no",
+    "insurance_no",
+    "source_channel",
+    "membership_card",
+    "group_client_id",
+)
+
+
+@transaction.atomic
+def merge_patients(survivor: Patient, merged: Patient, *, acting_user: Any) -> Patient:
+    """Move everything of ``merged`` onto ``survivor``; ``merged`` stays as a pointer."""
+    survivor = Patient.objects.select_for_update().get(pk=resolve_survivor(survivor).pk)
+    merged = Patient.objects.select_for_update().get(pk=merged.pk)
+    if merged.merged_into_id is not None or survivor.pk == merged.pk:
+        raise ValueError("cannot merge a patient into itself or merge an already merged record")
+    Encounter.objects.filter(patient=merged).update(patient=survivor)
+    PatientIdentifier.objects.filter(patient=merged).update(patient=survivor)
+    PatientIdentifier.objects.get_or_create(system="MERGED", value=str(merged.pk), defaults={"patient": survivor})
+    for consent in Consent.objects.filter(patient=merged):
+        mine = Consent.objects.filter(patient=survivor, channel=consent.channel, purpose=consent.purpose).first()
+        if mine is None:
+            consent.patient = survivor
+            consent.save(update_fields=["patient"])
+        elif consent.recorded_at > mine.recorded_at:
+            mine.granted, mine.recorded_at, mine.source = consent.granted, consent.recorded_at, consent.source
+            mine.save(update_fields=["granted", "recorded_at", "source"])
+    survivor.tags.add(*merged.tags.all())
+    filled = [name for name in _FILLABLE if not getattr(survivor, name) and getattr(merged, name)]
+    for name in filled:
+        setattr(survivor, name, getattr(merged, name))
+    extra = [p for p in [merged.mobile, *merged.other_phone_list] if p and p != survivor.mobile]
+    known = survivor.other_phone_list
+    survivor.other_phones = ",".join(known + [p for p in dict.fromkeys(extra) if p not in known])
+    survivor.do_not_contact = survivor.do_not_contact or merged.do_not_contact
+    survivor.vip_level = max(survivor.vip_level, merged.vip_level)
+    if merged.is_deceased and not survivor.is_deceased:
+        survivor.is_deceased, survivor.deceased_at = True, merged.deceased_at
+    survivor.refresh_derived_fields()
+    survivor.save()
+    Patient.objects.filter(merged_into=merged).update(merged_into=survivor)
+    merged.merged_into = survivor
+    merged.save(update_fields=["merged_into", "updated_at"])
+    refresh_visit_stats(survivor)
+    refresh_visit_stats(merged)
+    audit.record(actor=acting_user, verb="patient.merged", target=survivor, merged_id=merged.pk, filled=filled)
+    return survivor
+
+
+@transaction.atomic
+def record_patient_view(patient: Patient, *, acting_user: Any) -> None:
+    """Opening a patient's page is itself recorded (ids only)."""
+    audit.record(actor=acting_user, verb="patient.viewed", target=patient)

@@ -1,0 +1,59 @@
+from datetime import date
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from caredesk.patients.tests.factories import make_id_number
+from caredesk.patients.validators import (
+    id_number_birth_date,
+    id_number_sex,
+    validate_id_number,
+    validate_mobile,
+)
+
+
+def test_a_valid_id_number_is_normalised_to_upper_case():
+    number = "11010519491231002X"  # the GB 11643 worked example
+    assert validate_id_number(number.lower()) == number
+    assert validate_id_number(" 110105 19491231002x ") == number
+
+
+def test_the_birth_date_and_sex_come_from_the_id_number():
+    assert id_number_birth_date("11010519491231002X") == date(1949, 12, 31)
+    assert id_number_sex("11010519491231002X") == "F"
+    assert id_number_sex(make_id_number(seq=123)) == "M"
+
+
+def test_a_wrong_check_digit_is_rejected_in_chinese():
+    good = make_id_number()
+    bad = good[:17] + ("0" if good[17] != "0" else "1")
+    with pytest.raises(ValidationError, match="校验位"):
+        validate_id_number(bad)
+
+
+def test_an_unknown_region_is_rejected():
+    with pytest.raises(ValidationError, match="地区码"):
+        validate_id_number(make_id_number(region="990101"))
+
+
+def test_an_impossible_birth_date_is_rejected():
+    first17 = "11010119800231123"
+    from caredesk.patients.validators import id_check_char
+
+    with pytest.raises(ValidationError, match="出生日期"):
+        validate_id_number(first17 + id_check_char(first17))
+
+
+def test_a_wrong_length_is_rejected():
+    with pytest.raises(ValidationError, match="18位"):
+        validate_id_number("1101011980")
+
+
+def test_a_fifteen_digit_old_number_is_accepted():
+    assert id_number_birth_date("110101800517123") == date(1980, 5, 17)
+
+
+def test_mobile_numbers_lose_country_code_and_separators():
+    assert validate_mobile("+86 138-0013-8000") == "13800138000"
+    with pytest.raises(ValidationError, match="手机号"):
+        validate_mobile("12345")

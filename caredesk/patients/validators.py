@@ -1,0 +1,111 @@
+"""Checks for Chinese resident identity numbers (GB 11643-1999) and mobile numbers."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK_CHARS = "10X98765432"
+# First two digits: province-level region codes.
+PROVINCE_CODES = frozenset(
+    {
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+        "83",
+        "91",
+    }
+)
+
+
+def id_check_char(first17: str) -> str:
+    total = sum(int(d) * w for d, w in zip(first17, ID_WEIGHTS, strict=True))
+    return ID_CHECK_CHARS[total % 11]
+
+
+def _normalise(value: str) -> str:
+    return re.sub(r"\s", "", value or "").upper()
+
+
+def _birth(value: str) -> date:
+    if len(value) == 15:
+        y, m, d = 1900 + int(value[6:8]), int(value[8:10]), int(value[10:12])
+    else:
+        y, m, d = int(value[6:10]), int(value[10:12]), int(value[12:14])
+    return date(y, m, d)
+
+
+def validate_id_number(value: str) -> str:
+    """Return the normalised number (upper-case X); raise ValidationError in Chinese otherwise."""
+    value = _normalise(value)
+    if not (re.fullmatch(r"\d{17}[\dX]", value) or re.fullmatch(r"\d{15}", value)):
+        raise ValidationError(_("身份证号应为18位（最后一位可为X）或15位数字。"), code="id_length")
+    if value[:2] not in PROVINCE_CODES:
+        raise ValidationError(_("身份证号的地区码不正确。"), code="id_region")
+    try:
+        born = _birth(value)
+    except ValueError:
+        raise ValidationError(_("身份证号中的出生日期不存在。"), code="id_date") from None
+    if born > timezone.localdate() or born.year < 1880:
+        raise ValidationError(_("身份证号中的出生日期不合理。"), code="id_date")
+    if len(value) == 18 and id_check_char(value[:17]) != value[17]:
+        raise ValidationError(_("身份证号校验位不正确，请核对。"), code="id_check")
+    return value
+
+
+def id_number_birth_date(value: str) -> date:
+    return _birth(validate_id_number(value))
+
+
+def id_number_sex(value: str) -> str:
+    value = validate_id_number(value)
+    digit = int(value[16] if len(value) == 18 else value[14])
+    return "M" if digit % 2 else "F"
+
+
+def validate_mobile(value: str) -> str:
+    """Return the 11-digit mainland mobile number (a +86/86 prefix and separators are dropped)."""
+    digits = re.sub(r"[\s\-()（）]", "", value or "")
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if not re.fullmatch(r"1[3-9]\d{9}", digits):
+        raise ValidationError(_("手机号应为11位、以1开头的数字。"), code="mobile")
+    return digits

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from .actions import record_patient_view
+from .models import Encounter, Patient
+
+PAGE_SIZE = 25
+TIMELINE_SIZE = 20
+
+
+@login_required
+def patient_list(request: HttpRequest) -> HttpResponse:
+    query = (request.GET.get("q") or "").strip()[:60]
+    patients = Patient.objects.visible_to(request.user).active()
+    patients = patients.search(query) if query else patients
+    patients = patients.select_related("group_client").order_by("-last_visit_at", "-id")
+    page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "patients/patient_list.html#results" if request.htmx else "patients/patient_list.html"  # type: ignore[attr-defined]
+    return render(request, template, {"page": page, "q": query})
+
+
+@login_required
+def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = get_object_or_404(Patient.objects.visible_to(request.user).select_related("group_client"), pk=pk)
+    if patient.merged_into_id:
+        return redirect("patients:detail", pk=patient.merged_into_id)
+    record_patient_view(patient, acting_user=request.user)
+    encounters = (
+        Encounter.objects.visible_to(request.user)
+        .filter(patient=patient)
+        .select_related("department", "doctor")
+        .order_by("-visit_at", "-id")
+    )
+    timeline = Paginator(encounters, TIMELINE_SIZE).get_page(request.GET.get("page"))
+    ctx = {
+        "patient": patient,
+        "timeline": timeline,
+        "consents": list(patient.consents.all()),
+        "tags": list(patient.tags.all()),
+        "identifiers": list(patient.identifiers.order_by("system")),
+        "label": "patients.patient",
+    }
+    template = "patients/patient_detail.html#timeline" if request.htmx else "patients/patient_detail.html"  # type: ignore[attr-defined]
+    return render(request, template, ctx)
