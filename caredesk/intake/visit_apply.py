@@ -154,24 +154,24 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
     dirty: dict[int, Any] = {}  # id(patient) -> patient, for existing records
     row_patient: list[Any] = []
     row_patient_changed: list[bool] = []
-    for r, values, keys in zip(rows, incoming, keys_per_row, strict=True):
+    for r, pvalues, keys in zip(rows, incoming, keys_per_row, strict=True):
         patient = None
         for kind in ("id", "out", "in", "name_mobile"):
-            key = next((k for k in keys if k[0] == kind), None)
-            if key is not None and key in key_index:
-                patient = survivor(key_index[key])
+            hit = next((k for k in keys if k[0] == kind), None)
+            if hit is not None and hit in key_index:
+                patient = survivor(key_index[hit])
                 break
         changed = False
         if patient is None:
-            patient = Patient(**values)
-            patient.sex = values.get("sex", Patient.Sex.UNKNOWN)
+            patient = Patient(**pvalues)
+            patient.sex = pvalues.get("sex", Patient.Sex.UNKNOWN)
             patient.customer_type = Patient.CustomerType.INPATIENT if r.kind == "inpatient" else Patient.CustomerType.OUTPATIENT
             patient.refresh_derived_fields()
             new_patients.append(patient)
         else:
-            diff = [name for name, value in values.items() if getattr(patient, name) != value]
+            diff = [name for name, value in pvalues.items() if getattr(patient, name) != value]
             for name in diff:
-                setattr(patient, name, values[name])
+                setattr(patient, name, pvalues[name])
             if diff:
                 patient.refresh_derived_fields()
                 changed = True
