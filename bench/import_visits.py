@@ -40,10 +40,10 @@ HEADER = ["流水号", "就诊类型(门诊/住院)", "门诊号", "住院号", 
 W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
-def id_number(rng: random.Random, birth: datetime, sex: str) -> str:
-    region = rng.choice(["110105", "310104", "440106", "320102", "510107"])
-    body = f"{region}{birth:%Y%m%d}{rng.randint(0, 99):02d}"
-    body += str(rng.choice([1, 3, 5, 7, 9]) if sex == "男" else rng.choice([0, 2, 4, 6, 8]))
+def id_number(p: int, birth: datetime, sex: str) -> str:
+    """Unique per generated patient: birth date and the sequence digits both come from ``p``."""
+    region = ["110105", "310104", "440106", "320102", "510107"][p % 5]
+    body = f"{region}{birth:%Y%m%d}{(p // 32000) % 100:02d}" + str((p // 3200000) * 2 % 10 + (1 if sex == "男" else 0))
     return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, W, strict=True)) % 11]
 
 
@@ -58,9 +58,9 @@ def generate(path: Path, rows: int, seed: int = 7) -> None:
             p = rng.randrange(patients)
             prng = random.Random(p)
             sex = prng.choice("男女")
-            birth = datetime(1930, 1, 1) + timedelta(days=prng.randrange(32000))  # noqa: DTZ001
+            birth = datetime(1930, 1, 1) + timedelta(days=p % 32000)  # noqa: DTZ001
             name = prng.choice(SURNAMES) + prng.choice(GIVEN) + (prng.choice(GIVEN) if prng.random() < .7 else "")
-            idn = id_number(prng, birth, sex)
+            idn = id_number(p, birth, sex)
             mobile = f"1{prng.choice('3456789')}{prng.randrange(10**9):09d}"
             at = start + timedelta(minutes=rng.randrange(60 * 24 * 900))
             inpatient = rng.random() < 0.15
