@@ -15,5 +15,6 @@ urlpatterns = [
     path("fhir/", include("caredesk.api.fhir.urls")),
     path("messaging/", include("caredesk.messaging.urls")),
     path("patients/", include("caredesk.patients.urls")),
+    path("intake/", include("caredesk.intake.urls")),
     path("", include("caredesk.core.urls")),
 ]

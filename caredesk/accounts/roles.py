@@ -29,6 +29,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.reveal_pii",
         "patients.view_all_patients",
         "patients.merge_patients",
+        "intake.add_importrun",
     ],
     "dept_head": [],
     "quality": [
@@ -46,6 +47,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.reveal_pii",
         "core.change_calendaroverride",
         "patients.merge_patients",
+        "intake.add_importrun",
     ],
 }
 

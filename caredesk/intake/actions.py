@@ -1,0 +1,177 @@
+"""Writes of the intake app. ``import_visits`` runs one visit file through the archive in batches."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from caredesk.core import audit
+from caredesk.core.models import AuditEvent
+
+from .models import ColumnMapping, ImportReject, ImportRun
+from .visit_file import FileLayoutError, RejectedRow, RejectsWriter, VisitRow, read_visit_file, rejects_path_for
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 2000
+STATUSES = ("created", "updated", "unchanged")
+
+
+class VisitApplier(Protocol):
+    """Applies a batch of checked rows to the archive inside the caller's transaction and returns one
+    status per row: "created" | "updated" | "unchanged" (same order as ``rows``)."""
+
+    def __call__(self, rows: list[VisitRow], *, source_system: str, acting_user: Any) -> list[str]: ...
+
+
+def default_applier() -> VisitApplier:
+    from django.apps import apps
+
+    if not apps.is_installed("caredesk.patients"):
+        raise ImportError("caredesk.patients is not installed")
+    from .visit_apply import apply_visit_rows
+
+    return apply_visit_rows
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@transaction.atomic
+def save_column_mapping(*, name: str, columns: dict[str, str], acting_user: Any) -> ColumnMapping:
+    mapping, created = ColumnMapping.objects.update_or_create(name=name, defaults={"columns": columns})
+    audit.record(actor=acting_user, verb="intake.mapping_saved", target=mapping, created=created)
+    return mapping
+
+
+def import_visits(
+    path: Path | str,
+    *,
+    source_system: str = "HIS",
+    mapping: ColumnMapping | None = None,
+    acting_user: Any = None,
+    file_name: str = "",
+    rejects_path: Path | None = None,
+    applier: VisitApplier | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[ImportRun], None] | None = None,
+) -> ImportRun:
+    """Import one visit file. Each batch commits on its own (a crash keeps what went in; a re-run
+    changes nothing for rows already in). A batch that fails as a whole is retried row by row so
+    one bad row is rejected and the others still go in. Audit: one event for the run, with counts."""
+    path = Path(path)
+    source_system = (source_system or "HIS").strip()
+    run = ImportRun.objects.create(
+        file_name=file_name or path.name, file_sha256=file_sha256(path), source_system=source_system,
+        mapping=mapping, started_by=acting_user if getattr(acting_user, "pk", None) else None,
+    )
+    log.info("import run %s started", run.pk)
+    try:
+        apply = applier or default_applier()
+    except ImportError:
+        return _finish(run, acting_user, error=_("患者档案模块尚未安装，无法导入。"))
+    try:
+        vf = read_visit_file(path, source_system=source_system, mapping=mapping.columns if mapping else None)
+    except (FileLayoutError, UnicodeDecodeError, OSError) as exc:
+        return _finish(run, acting_user, error=str(exc) if isinstance(exc, FileLayoutError) else _("文件无法读取"))
+    except Exception:  # openpyxl raises several types on a broken workbook
+        log.exception("import run %s: file could not be opened", run.pk)
+        return _finish(run, acting_user, error=_("文件无法读取（不是有效的 CSV 或 xlsx 文件）"))
+    run.encoding = vf.encoding
+    run.rejects_path = str(rejects_path or rejects_path_for(path))
+    writer = RejectsWriter(Path(run.rejects_path), vf.header)
+    counts = dict.fromkeys(STATUSES, 0)
+    rejected = 0
+    batch: list[VisitRow] = []
+    rejects: list[RejectedRow] = []
+
+    def flush() -> None:
+        nonlocal rejected
+        if batch:
+            late = _apply_batch(apply, batch, source_system, acting_user, counts, run.pk)
+            rejects.extend(late)
+            batch.clear()
+        if rejects:
+            rejects.sort(key=lambda r: r.line)
+            for r in rejects:
+                writer.write(r)
+            ImportReject.objects.bulk_create(
+                [ImportReject(run=run, line=r.line, column=c[:64], reason=why[:300]) for r in rejects for c, why in r.errors]
+            )
+            rejected += len(rejects)
+            rejects.clear()
+        run.imported, run.updated, run.unchanged, run.rejected = counts["created"], counts["updated"], counts["unchanged"], rejected
+        run.total_rows = run.imported + run.updated + run.unchanged + run.rejected
+        run.save(update_fields=["encoding", "rejects_path", "imported", "updated", "unchanged", "rejected", "total_rows"])
+        if progress:
+            progress(run)
+
+    try:
+        for item in vf.rows:
+            if isinstance(item, VisitRow):
+                batch.append(item)
+            else:
+                rejects.append(item)
+            if len(batch) >= batch_size or len(rejects) >= batch_size:
+                flush()
+        flush()
+    except Exception as exc:
+        log.exception("import run %s failed", run.pk)
+        writer.close()
+        return _finish(run, acting_user, error=_("导入中断：%(err)s") % {"err": type(exc).__name__})
+    writer.close()
+    if not rejected:
+        Path(run.rejects_path).unlink(missing_ok=True)
+        run.rejects_path = ""
+    return _finish(run, acting_user)
+
+
+def _apply_batch(apply: VisitApplier, batch: list[VisitRow], source_system: str, acting_user: Any,
+                 counts: dict[str, int], run_id: int) -> list[RejectedRow]:
+    try:
+        with transaction.atomic():
+            statuses = apply(list(batch), source_system=source_system, acting_user=acting_user)
+    except Exception:
+        log.warning("import run %s: a batch failed, retrying its %s rows one by one", run_id, len(batch), exc_info=True)
+    else:
+        for s in statuses:
+            counts[s] += 1
+        return []
+    late: list[RejectedRow] = []
+    for row in batch:
+        try:
+            with transaction.atomic():
+                (status,) = apply([row], source_system=source_system, acting_user=acting_user)
+            counts[status] += 1
+        except Exception:
+            log.warning("import run %s: line %s could not be saved", run_id, row.line, exc_info=True)
+            late.append(RejectedRow(row.line, [], [("", _("保存失败（数据与已有档案冲突），请联系管理员"))]))
+    return late
+
+
+@transaction.atomic
+def _finish(run: ImportRun, acting_user: Any, *, error: str = "") -> ImportRun:
+    run.status = ImportRun.Status.FAILED if error else ImportRun.Status.DONE
+    run.error = error
+    run.finished_at = timezone.now()
+    run.save()
+    audit.record(
+        actor=acting_user, verb="intake.import_visits", target=run, result=AuditEvent.Result.FAILED if error else AuditEvent.Result.OK,
+        imported=run.imported, updated=run.updated, unchanged=run.unchanged, rejected=run.rejected,
+        encoding=run.encoding, source_system=run.source_system,
+    )
+    log.info("import run %s %s imported=%s updated=%s unchanged=%s rejected=%s", run.pk, run.status,
+             run.imported, run.updated, run.unchanged, run.rejected)
+    return run

@@ -1,0 +1,158 @@
+"""The pure reading/checking layer of the visit import: encodings, headers, mapping, row reasons."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from caredesk.intake.visit_file import (
+    STANDARD_HEADERS,
+    FileLayoutError,
+    RejectedRow,
+    RejectsWriter,
+    VisitRow,
+    check_id_number,
+    read_visit_file,
+    rejects_path_for,
+)
+
+SH = ZoneInfo("Asia/Shanghai")
+GOOD_ID = "11010519491231002X"  # a valid check digit (GB 11643 example)
+
+
+def write_csv(path: Path, rows: list[list[str]], encoding: str) -> Path:
+    with path.open("w", encoding=encoding, newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    return path
+
+
+def row(**kw: str) -> list[str]:
+    base = {h: "" for h in STANDARD_HEADERS}
+    base.update({"就诊类型(门诊/住院)": "门诊", "姓名": "张三", "就诊时间": "2026-03-01 09:30"})
+    for k, v in kw.items():
+        base[k] = v
+    return [base[h] for h in STANDARD_HEADERS]
+
+
+HIS_ROWS = [
+    STANDARD_HEADERS,
+    row(流水号="S1", 门诊号="M1", 性别="男", 身份证号=GOOD_ID, 手机号="13800138000", 初复诊="初诊"),  # 2 ok
+    row(流水号="S2", 身份证号="110105194912310021"),  # 3 bad check digit
+    row(流水号="S3", 就诊时间="2026-02-30 08:00"),  # 4 impossible date
+    row(**{"流水号": "S4", "就诊类型(门诊/住院)": "急救室"}),  # 5 unknown visit type
+    row(**{"流水号": "S5", "就诊类型(门诊/住院)": "住院", "住院号": "Z5", "入院时间": "2026-03-05",
+           "出院时间": "2026-03-01", "就诊时间": ""}),  # 6 discharge before admission
+    row(**{"流水号": "S6", "就诊类型(门诊/住院)": "住院", "入院时间": "2026-03-05", "就诊时间": ""}),  # 7 no 住院号
+    row(流水号="S7", 姓名=""),  # 8 missing name
+    row(**{"流水号": "S8", "就诊类型(门诊/住院)": "住院", "住院号": "Z8", "入院时间": "2026-03-02 10:00",
+           "出院时间": "2026-03-09 11:00", "转归": "死亡", "就诊时间": ""}),  # 9 ok
+    row(流水号="S1", 门诊号="M1"),  # 10 same 流水号 as line 2
+]
+
+EXPECTED_REJECTS = [
+    (3, [("身份证号", "身份证号校验位错误")]),
+    (4, [("就诊时间", "日期不存在")]),
+    (5, [("就诊类型(门诊/住院)", "就诊类型无法识别（应为门诊或住院）")]),
+    (6, [("出院时间", "出院时间早于入院时间")]),
+    (7, [("住院号", "住院记录缺少住院号")]),
+    (8, [("姓名", "缺少姓名")]),
+    (10, [("流水号", "与第 2 行是同一条就诊记录（重复）")]),
+]
+
+
+def split(path: Path, **kw: object) -> tuple[list[VisitRow], list[RejectedRow], str]:
+    vf = read_visit_file(path, **kw)  # type: ignore[arg-type]
+    rows = list(vf.rows)
+    return [r for r in rows if isinstance(r, VisitRow)], [r for r in rows if isinstance(r, RejectedRow)], vf.encoding
+
+
+def test_a_gbk_file_with_chinese_headers_gives_typed_rows_and_exact_rejects(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "his.csv", HIS_ROWS, "gbk")
+    good, bad, encoding = split(path)
+    assert encoding == "gb18030"
+    assert [r.line for r in good] == [2, 9]
+    assert [(r.line, r.errors) for r in bad] == EXPECTED_REJECTS
+    first, stay = good
+    assert (first.source_id, first.kind, first.sex, first.visit_type, first.birth_date) == ("S1", "outpatient", "M", "first", None)
+    assert first.visit_at == datetime(2026, 3, 1, 9, 30, tzinfo=SH)
+    assert (stay.kind, stay.outcome, stay.inpatient_no) == ("inpatient", "died", "Z8")
+    assert stay.discharged_at == datetime(2026, 3, 9, 11, 0, tzinfo=SH)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_utf8_with_or_without_bom_and_gb18030_are_detected(tmp_path: Path, encoding: str) -> None:
+    path = write_csv(tmp_path / "f.csv", [STANDARD_HEADERS, row(流水号="A1", 地址="北京市𠀀路")], encoding)
+    good, bad, detected = split(path)
+    assert detected == ("gb18030" if encoding == "gb18030" else "utf-8-sig")
+    assert not bad and good[0].address == "北京市𠀀路"
+
+
+def test_english_aliases_and_the_short_visit_type_header_are_accepted(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "en.csv", [["serial_no", "visit_type", "name", "visit_at", "mobile"],
+                                           ["E1", "outpatient", "Li Si", "2026/03/04", "139 0013 9000"]], "utf-8")
+    good, bad, _enc = split(path)
+    assert not bad and good[0].mobile == "13900139000" and good[0].visit_at == datetime(2026, 3, 4, tzinfo=SH)
+    rows = [["流水号", "就诊类型", "姓名", "就诊时间"], ["X", "门诊", "王五", "20260304"]]
+    path2 = write_csv(tmp_path / "short.csv", rows, "gbk")
+    good2, bad2, _e = split(path2)
+    assert not bad2 and good2[0].kind == "outpatient"
+
+
+def test_a_column_mapping_reads_another_layout(tmp_path: Path) -> None:
+    rows = [["就诊流水", "类别", "病人姓名", "挂号时间"], ["Q1", "门诊", "赵六", "2026-03-04 08:00"]]
+    path = write_csv(tmp_path / "other.csv", rows, "gbk")
+    with pytest.raises(FileLayoutError, match="姓名"):
+        read_visit_file(path)
+    mapping = {"流水号": "就诊流水", "就诊类型(门诊/住院)": "类别", "姓名": "病人姓名", "visit_at": "挂号时间"}
+    good, bad, _e = split(path, mapping=mapping)
+    assert not bad and (good[0].source_id, good[0].name) == ("Q1", "赵六")
+
+
+def test_without_serial_number_the_key_is_record_number_and_time(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "n.csv", [["门诊号", "就诊类型", "姓名", "就诊时间"], ["M9", "门诊", "甲", "2026-03-04 08:00"],
+                                          ["M9", "门诊", "甲", "2026-03-05 08:00"], ["", "门诊", "乙", "2026-03-05 08:00"]], "gbk")
+    good, bad, _e = split(path)
+    assert [g.source_id for g in good] == ["outpatient:M9:20260304080000", "outpatient:M9:20260305080000"]
+    assert [(b.line, b.errors[0][1]) for b in bad] == [(4, "缺少流水号，也没有门诊号可以确定就诊记录")]
+
+
+def test_an_xlsx_sheet_is_read_with_real_dates(tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["流水号", "就诊类型(门诊/住院)", "姓名", "出生日期", "就诊时间", "身份证号"])
+    ws.append(["X1", "门诊", "钱七", datetime(1980, 5, 6), datetime(2026, 3, 1, 8, 15), GOOD_ID])  # noqa: DTZ001 - Excel has no zones
+    ws.append([12345, "门诊", "孙八", "1980-13-01", "2026-03-01", None])
+    wb.save(tmp_path / "v.xlsx")
+    good, bad, enc = split(tmp_path / "v.xlsx")
+    assert enc == "xlsx"
+    assert good[0].birth_date == date(1980, 5, 6) and good[0].visit_at == datetime(2026, 3, 1, 8, 15, tzinfo=SH)
+    assert [(b.line, b.errors) for b in bad] == [(3, [("出生日期", "日期不存在")])]
+
+
+def test_identity_numbers_are_checked_for_length_date_and_check_digit() -> None:
+    assert check_id_number(GOOD_ID.lower()) == GOOD_ID
+    for bad, reason in [("1101051949123100", "18位"), ("110105194902300020", "出生日期"), ("110105194912310021", "校验位")]:
+        with pytest.raises(ValueError, match=reason):
+            check_id_number(bad)
+
+
+def test_the_rejects_file_keeps_the_columns_and_opens_in_excel(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "his.csv", HIS_ROWS, "gbk")
+    vf = read_visit_file(path)
+    writer = RejectsWriter(rejects_path_for(path), vf.header)
+    for r in vf.rows:
+        if isinstance(r, RejectedRow):
+            writer.write(r)
+    writer.close()
+    raw = (tmp_path / "his.rejects.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    lines = list(csv.reader(raw.decode("utf-8-sig").splitlines()))
+    assert lines[0] == [*STANDARD_HEADERS, "行号", "列", "原因"]
+    assert [(x[-3], x[-2], x[-1]) for x in lines[1:]] == [(str(n), e[0][0], e[0][1]) for n, e in EXPECTED_REJECTS]
+    assert lines[1][STANDARD_HEADERS.index("流水号")] == "S2"

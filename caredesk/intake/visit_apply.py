@@ -1,0 +1,266 @@
+"""Apply checked visit rows to the patient archive, a batch at a time (the same code for one row or
+five thousand, so a small file and a big file give the same result).
+
+Semantics are those of the archive's actions ``upsert_patient`` + ``record_encounter`` (whose value
+rules are reused: ``patients.actions._incoming``): patients matched by identity number (blind
+index), then 门诊号, then 住院号, then name + mobile, lowest id first, merged records resolved to
+their survivor; empty incoming values never blank stored ones; encounters keyed by
+(source_system, source_id) and moved to the matched patient; a stay that becomes discharged fires
+``patient_discharged`` and, with outcome 死亡, marks the patient deceased at the discharge time.
+What the actions do per call is done here per batch: a few bulk lookups, ``refresh_derived_fields``
+then ``bulk_create``/``bulk_update``, the hooks called once per encounter/patient concerned. The
+audit trail gets the run's single event (see ``actions.import_visits``), not one per row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Max, Min, Q
+from django.db.models.functions import Coalesce, Upper
+from django.utils import timezone
+
+from caredesk.accounts.models import Department, Doctor
+from caredesk.core import pii
+
+from .visit_file import VisitRow
+
+PATIENT_UPDATE_FIELDS = ["name", "sex", "birth_date", "id_number", "mobile", "address", "outpatient_no", "inpatient_no",
+                         "source_channel", "name_pinyin", "name_initials", "id_number_bidx", "mobile_bidx", "mobile_last4",
+                         "first_visit_at", "last_visit_at", "visit_count", "is_deceased", "deceased_at", "updated_at"]
+ENCOUNTER_UPDATE_FIELDS = ["patient", "kind", "department", "department_name", "doctor", "doctor_name", "diagnosis_text",
+                           "visit_at", "admitted_at", "discharged_at", "visit_type", "outcome", "status", "updated_at"]
+
+
+def _update_rows(model: Any, objs: list[Any], field_names: list[str]) -> None:
+    """``UPDATE … WHERE id = %s`` through ``executemany``: one statement per row in one round of the
+    driver. Django's ``bulk_update`` builds a CASE expression per field and row, which costs seconds
+    per thousand rows; this costs milliseconds. Values go through each field's ``get_db_prep_save``
+    (so encrypted fields are encrypted and datetimes adapted) exactly as ``save()`` would."""
+    if not objs:
+        return
+    fields = [model._meta.get_field(name) for name in field_names]
+    qn = connection.ops.quote_name
+    sql = (f"UPDATE {qn(model._meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in fields)} "  # noqa: S608
+           f"WHERE {qn(model._meta.pk.column)} = %s")
+    params = [[f.get_db_prep_save(getattr(o, f.attname), connection) for f in fields] + [o.pk] for o in objs]
+    with connection.cursor() as cur:
+        cur.executemany(sql, params)
+
+
+class _Directory:
+    """Departments (by code, case-insensitive, then name) and doctors (by staff no, then a unique
+    name) for one batch, as ``record_encounter`` resolves them one by one."""
+
+    def __init__(self, dept_texts: set[str], doctor_texts: set[str]) -> None:
+        self.by_code: dict[str, Department] = {}
+        self.by_name: dict[str, Department] = {}
+        if dept_texts:
+            uppers = {t.upper() for t in dept_texts}
+            for d in (Department.objects.annotate(ucode=Upper("code")).filter(Q(ucode__in=uppers) | Q(name__in=dept_texts))
+                      .order_by("id")):
+                self.by_code.setdefault(d.code.upper(), d)
+                self.by_name.setdefault(d.name, d)
+        self.by_staff_no: dict[str, Doctor] = {}
+        self.by_doctor_name: dict[str, list[Doctor]] = {}
+        if doctor_texts:
+            for doc in Doctor.objects.filter(Q(staff_no__in=doctor_texts) | Q(name__in=doctor_texts)).select_related("department"):
+                if doc.staff_no in doctor_texts:
+                    self.by_staff_no[doc.staff_no] = doc
+                self.by_doctor_name.setdefault(doc.name, []).append(doc)
+
+    def department(self, text: str) -> Department | None:
+        return self.by_code.get(text.upper()) or self.by_name.get(text) if text else None
+
+    def doctor(self, text: str, department: Department | None) -> Doctor | None:
+        if not text:
+            return None
+        if text in self.by_staff_no:
+            return self.by_staff_no[text]
+        named = self.by_doctor_name.get(text, [])
+        if department is not None:
+            same = [d for d in named if d.department_id == department.pk]
+            if same:
+                return same[0]
+        return named[0] if len(named) == 1 else None
+
+
+def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: Any = None) -> list[str]:
+    from caredesk.patients import hooks
+    from caredesk.patients.actions import _incoming
+    from caredesk.patients.data import PatientData
+    from caredesk.patients.models import Encounter, Patient
+
+    incoming = [
+        _incoming(PatientData(name=r.name, sex=r.sex, birth_date=r.birth_date, id_number=r.id_number, mobile=r.mobile,
+                              address=r.address, outpatient_no=r.outpatient_no, inpatient_no=r.inpatient_no,
+                              source_channel=r.source_channel))
+        for r in rows
+    ]
+
+    def row_keys(values: dict[str, Any]) -> list[tuple[str, str]]:
+        keys = []
+        if values.get("id_number"):
+            keys.append(("id", pii.blind_index("id_number", values["id_number"])))
+        if values.get("outpatient_no"):
+            keys.append(("out", values["outpatient_no"]))
+        if values.get("inpatient_no"):
+            keys.append(("in", values["inpatient_no"]))
+        if values.get("name") and values.get("mobile"):
+            keys.append(("name_mobile", f"{values['name']}|{pii.blind_index('phone', values['mobile'])}"))
+        return keys
+
+    keys_per_row = [row_keys(v) for v in incoming]
+
+    # 1. one query for every patient any row could match, then their survivors
+    wanted: dict[str, set[str]] = {"id": set(), "out": set(), "in": set(), "name_mobile": set()}
+    for keys in keys_per_row:
+        for kind, value in keys:
+            wanted[kind].add(value)
+    q = Q(pk__in=[])
+    if wanted["id"]:
+        q |= Q(id_number_bidx__in=wanted["id"])
+    if wanted["out"]:
+        q |= Q(outpatient_no__in=wanted["out"])
+    if wanted["in"]:
+        q |= Q(inpatient_no__in=wanted["in"])
+    if wanted["name_mobile"]:
+        q |= Q(mobile_bidx__in={v.split("|", 1)[1] for v in wanted["name_mobile"]})
+    by_pk: dict[int, Any] = {p.pk: p for p in Patient.objects.filter(q).order_by("id")}
+    found = list(by_pk.values())
+    pending = {p.merged_into_id for p in found if p.merged_into_id} - by_pk.keys()
+    while pending:
+        more = list(Patient.objects.filter(pk__in=pending))
+        by_pk.update({p.pk: p for p in more})
+        pending = {p.merged_into_id for p in more if p.merged_into_id} - by_pk.keys()
+
+    def survivor(p: Any) -> Any:
+        seen = {p.pk}
+        while p.merged_into_id and p.merged_into_id in by_pk and p.merged_into_id not in seen:
+            seen.add(p.merged_into_id)
+            p = by_pk[p.merged_into_id]
+        return p
+
+    key_index: dict[tuple[str, str], Any] = {}
+    for p in found:  # lowest id first, as find_patient's order_by("id").first()
+        for key in (("id", p.id_number_bidx), ("out", p.outpatient_no), ("in", p.inpatient_no),
+                    ("name_mobile", f"{p.name}|{p.mobile_bidx}" if p.mobile_bidx else "")):
+            if key[1]:
+                key_index.setdefault(key, p)
+
+    # 2. patients: match, fill non-empty fields, create the unknown (later rows of the batch find them)
+    new_patients: list[Any] = []
+    dirty: dict[int, Any] = {}  # id(patient) -> patient, for existing records
+    row_patient: list[Any] = []
+    row_patient_changed: list[bool] = []
+    for r, pvalues, keys in zip(rows, incoming, keys_per_row, strict=True):
+        patient = None
+        for kind in ("id", "out", "in", "name_mobile"):
+            hit = next((k for k in keys if k[0] == kind), None)
+            if hit is not None and hit in key_index:
+                patient = survivor(key_index[hit])
+                break
+        changed = False
+        if patient is None:
+            patient = Patient(**pvalues)
+            patient.sex = pvalues.get("sex", Patient.Sex.UNKNOWN)
+            patient.customer_type = Patient.CustomerType.INPATIENT if r.kind == "inpatient" else Patient.CustomerType.OUTPATIENT
+            patient.refresh_derived_fields()
+            new_patients.append(patient)
+        else:
+            diff = [name for name, value in pvalues.items() if getattr(patient, name) != value]
+            for name in diff:
+                setattr(patient, name, pvalues[name])
+            if diff:
+                patient.refresh_derived_fields()
+                changed = True
+                if patient.pk is not None:
+                    dirty[id(patient)] = patient
+        for key in row_keys({k: getattr(patient, k) for k in ("id_number", "outpatient_no", "inpatient_no", "name", "mobile")}):
+            key_index.setdefault(key, patient)
+        row_patient.append(patient)
+        row_patient_changed.append(changed)
+    Patient.objects.bulk_create(new_patients)
+
+    # 3. encounters, keyed by (source_system, source_id)
+    existing = {e.source_id: e for e in Encounter.objects.filter(source_system=source_system,
+                                                                   source_id__in=[r.source_id for r in rows])}
+    directory = _Directory({r.department for r in rows if r.department}, {r.doctor for r in rows if r.doctor})
+    to_create: list[Any] = []
+    to_update: dict[int, Any] = {}
+    discharged_now: list[Any] = []
+    statuses: list[str] = []
+    for r, patient, patient_changed in zip(rows, row_patient, row_patient_changed, strict=True):
+        department = directory.department(r.department)
+        doctor = directory.doctor(r.doctor, department)
+        if department is None and doctor is not None:
+            department = doctor.department
+        values: dict[str, Any] = {
+            "kind": r.kind, "department": department,
+            "department_name": r.department or (department.name if department else ""),
+            "doctor": doctor, "doctor_name": doctor.name if doctor else r.doctor,
+            "diagnosis_text": r.diagnosis[:300], "visit_at": r.visit_at or r.admitted_at, "admitted_at": r.admitted_at,
+            "discharged_at": r.discharged_at, "visit_type": r.visit_type, "outcome": r.outcome,
+            "status": Encounter.Status.DISCHARGED if r.discharged_at else "",
+        }
+        values = {k: v for k, v in values.items() if v not in (None, "")}
+        enc = existing.get(r.source_id)
+        if enc is None:
+            enc = Encounter(patient=patient, source_system=source_system, source_id=r.source_id, **values)
+            to_create.append(enc)
+            existing[r.source_id] = enc
+            statuses.append("created")
+            if enc.status == Encounter.Status.DISCHARGED:
+                discharged_now.append(enc)
+            continue
+        before = enc.status
+        diff = [name for name, value in values.items() if getattr(enc, name) != value]
+        if enc.patient_id != patient.pk:
+            enc.patient = patient
+            diff.append("patient")
+        for name in diff:
+            if name != "patient":
+                setattr(enc, name, values[name])
+        if diff and enc.pk is not None:
+            to_update[enc.pk] = enc
+        if before != Encounter.Status.DISCHARGED and enc.status == Encounter.Status.DISCHARGED:
+            discharged_now.append(enc)
+        statuses.append("updated" if diff or patient_changed else "unchanged")
+    now = timezone.now()
+    Encounter.objects.bulk_create(to_create)  # sets patient_id from patients created above
+    for enc in to_update.values():
+        enc.updated_at = now
+    if to_update:
+        _update_rows(Encounter, list(to_update.values()), ENCOUNTER_UPDATE_FIELDS)
+
+    # 4. visit figures of every patient touched, deaths, then one bulk update
+    touched = {p.pk: p for p in row_patient}
+    stats = (Encounter.objects.filter(patient_id__in=touched).exclude(status=Encounter.Status.CANCELLED)
+             .values("patient_id").annotate(n=Count("id"), first=Min(Coalesce("visit_at", "admitted_at")),
+                                            last=Max(Coalesce("visit_at", "admitted_at"))))
+    for s in stats:
+        p = touched[s["patient_id"]]
+        if (p.visit_count, p.first_visit_at, p.last_visit_at) != (s["n"], s["first"], s["last"]):
+            p.visit_count, p.first_visit_at, p.last_visit_at = s["n"], s["first"], s["last"]
+            dirty[id(p)] = p
+    deceased: list[Any] = []
+    for enc in discharged_now:
+        p = enc.patient
+        if enc.outcome == Encounter.Outcome.DIED and enc.discharged_at and not p.is_deceased:
+            p.is_deceased, p.deceased_at = True, enc.discharged_at
+            dirty[id(p)] = p
+            deceased.append(p)
+    if dirty:
+        for p in dirty.values():
+            p.updated_at = now
+        _update_rows(Patient, list(dirty.values()), PATIENT_UPDATE_FIELDS)
+
+    # 5. domain hooks, as the actions call them
+    for enc in to_create:
+        hooks.encounter_registered(enc)
+    for enc in discharged_now:
+        hooks.patient_discharged(enc)
+    for p in deceased:
+        hooks.patient_deceased(p)
+    return statuses
