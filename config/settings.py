@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "caredesk.accounts",
     "caredesk.intake",
     "caredesk.messaging",
+    "caredesk.textmining",
 ]
 
 MIDDLEWARE = [
