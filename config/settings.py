@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "caredesk.patients",
     "caredesk.intake",
     "caredesk.messaging",
+    "caredesk.textmining",
 ]
 
 MIDDLEWARE = [
