@@ -30,6 +30,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "patients.view_all_patients",
         "patients.merge_patients",
         "intake.add_importrun",
+        "intake.view_ingestmessage",
     ],
     "dept_head": [],
     "quality": [
@@ -48,6 +49,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "core.change_calendaroverride",
         "patients.merge_patients",
         "intake.add_importrun",
+        "intake.view_ingestmessage",
     ],
 }
 
