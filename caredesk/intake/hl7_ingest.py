@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from caredesk.core import audit
 from caredesk.patients import actions as patient_actions
-from caredesk.patients.models import Encounter, Patient, PatientIdentifier
+from caredesk.patients.data import PatientData
+from caredesk.patients.models import Encounter, Patient
 
 from .hl7_adt import SUPPORTED_TRIGGERS, HL7Error, Message, build_ack, normalise, to_event
 from .models import IngestMessage
@@ -118,19 +119,10 @@ def _apply_adt(msg: Message, acting_user: object) -> int:
 
 def _merge(survivor: Patient, prior: dict[str, str], acting_user: object) -> None:
     id_number = prior.pop("__id_number__", "")
-    merged = None
-    ident = PatientIdentifier.objects.select_related("patient").filter(
-        system__in=list(prior), value__in=list(prior.values())
-    ).first()
-    if ident is not None:
-        merged = ident.patient
-    elif id_number:
-        from caredesk.core.pii import blind_index
-
-        merged = Patient.objects.filter(id_number_bidx=blind_index("id_number", id_number)).first()
+    # The archive's own matching (identifiers, then ID number) finds the record to merge away.
+    merged = patient_actions.find_patient(PatientData(name="", id_number=id_number, identifiers=prior))
     if merged is None:
         raise HL7Error("A40 要合并的原患者不存在（prior patient not found）", code="AE")
-    merged = patient_actions.resolve_survivor(merged)
     if merged.pk != survivor.pk:
         patient_actions.merge_patients(survivor, merged, acting_user=acting_user)
         audit.record(actor=acting_user, verb="hl7.merged", target=survivor, merged_id=merged.pk)
