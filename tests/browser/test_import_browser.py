@@ -1,4 +1,5 @@
 import pytest
+from playwright.sync_api import expect
 
 from caredesk.intake import actions
 from caredesk.intake.tests.test_import_run import MemoryArchive
@@ -32,5 +33,6 @@ def test_a_supervisor_uploads_a_gbk_file_and_reads_every_reject(live_server, pag
     assert rows.nth(0).inner_text().split("\t") == ["3", "身份证号", "身份证号校验位错误"]
     shot(page, "import-run")
     page.click("nav.mainnav >> text=数据接入")
-    assert page.locator("#import-runs tbody tr").count() == 1
+    page.wait_for_url(f"{base}/intake/")
+    expect(page.locator("#import-runs tbody tr")).to_have_count(1)
     shot(page, "intake-home")
