@@ -42,7 +42,7 @@ migrations-check: install
 
 messages: install
 	DEBUG=1 $(PY) manage.py makemessages -l en --ignore=.venv --ignore=var --ignore=tests
-	$(PY) scripts/fill_po.py locale/en/LC_MESSAGES/django.po locale/en/translations.tsv
+	$(PY) scripts/fill_po.py locale/en/LC_MESSAGES/django.po locale/en/*.tsv
 	DEBUG=1 $(PY) manage.py compilemessages --ignore=.venv
 
 clean:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -74,6 +75,10 @@ INSTALLED_APPS = [
     "caredesk.intake",
     "caredesk.messaging",
     "caredesk.textmining",
+    "caredesk.questionnaires",
+    "caredesk.followups",
+    "caredesk.complaints",
+    "caredesk.surveys",
 ]
 
 MIDDLEWARE = [
@@ -286,6 +291,51 @@ SMS_GATEWAY_TEMPLATES = dict(
     pair.split("=", 1) for pair in env("SMS_GATEWAY_TEMPLATES").split(",") if "=" in pair
 )
 CELERY_BEAT_SCHEDULE["messaging-sweep"] = {"task": "caredesk.messaging.tasks.sweep_outbox", "schedule": 60.0}
+# Survey statistics (caredesk.surveys.aggregates): yesterday rebuilt at 01:30, today every 15 minutes.
+CELERY_BEAT_SCHEDULE["surveys-stats-nightly"] = {
+    "task": "caredesk.surveys.tasks.aggregate_yesterday", "schedule": crontab(hour=1, minute=30),
+}
+CELERY_BEAT_SCHEDULE["surveys-stats-today"] = {"task": "caredesk.surveys.tasks.aggregate_today", "schedule": 900.0}
+
+# --- Satisfaction surveys (caredesk.surveys; every SURVEY_* default is in caredesk/surveys/conf.py) --
+SURVEY_PUBLIC_BASE_URL = env("SURVEY_PUBLIC_BASE_URL")  # e.g. https://my.hospital.cn (the SMS link prefix)
+CELERY_BEAT_SCHEDULE["surveys-daily"] = {"task": "caredesk.surveys.tasks.daily_invitations", "schedule": crontab(minute=5, hour=9)}
+CELERY_BEAT_SCHEDULE["surveys-send"] = {"task": "caredesk.surveys.tasks.send_due_invitations", "schedule": 900.0}
+CELERY_BEAT_SCHEDULE["surveys-overdue"] = {"task": "caredesk.surveys.tasks.mark_overdue_feedback", "schedule": 600.0}
+
+# --- Cache (SMS verification codes, H5 rate limits, captcha counters) --------------------------
+# Default: files under DATA_DIR/cache, shared by every process on the machine and kept across
+# restarts; with several web machines set CACHE_URL=redis://host:6379/1. Tests use local memory.
+CACHE_URL = env("CACHE_URL")
+CACHES: dict[str, dict[str, object]]
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+elif TESTING:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(DATA_DIR / "cache"), "OPTIONS": {"MAX_ENTRIES": 100_000}}}
+
+# --- Exports (caredesk.core.exports) --------------------------------------------------------------
+# A TrueType font to embed in PDF exports; empty: reportlab's built-in Chinese CID font STSong-Light.
+PDF_FONT_FILE = env("PDF_FONT_FILE")
+
+# --- Complaints extras: rectification escalation (caredesk.complaints.rectification) ------------
+# Rectification items past their due date escalate (owner and department head, then supervisors
+# after RECTIFICATION_ESCALATE_DAYS more days); survey scores "after" come from the surveys module.
+CELERY_IMPORTS = ["caredesk.complaints.tasks_extra"]
+CELERY_BEAT_SCHEDULE["complaints-rectification-sweep"] = {
+    "task": "caredesk.complaints.tasks_extra.escalate_rectification", "schedule": 900.0,
+}
+RECTIFICATION_ESCALATE_DAYS = 7
+RECTIFICATION_SCORES_PROVIDER = "caredesk.surveys.stats.topic_scores"  # survey scores shown next to rectification items
+
+# --- Follow-up centre (caredesk.followups) --------------------------------------------------------
+FOLLOWUP_MAX_ATTEMPTS = env_int("FOLLOWUP_MAX_ATTEMPTS", 3)  # unreached calls before "unreachable"
+FOLLOWUP_SWEEP_LOOKBACK_DAYS = env_int("FOLLOWUP_SWEEP_LOOKBACK_DAYS", 7)  # days the daily sweep re-checks
+FOLLOWUP_BACKFILL_DAYS = env_int("FOLLOWUP_BACKFILL_DAYS", 30)  # calls due longer ago than this are not created
+CELERY_BEAT_SCHEDULE["followups-sweep"] = {"task": "caredesk.followups.tasks.daily_sweep", "schedule": crontab(hour=6, minute=30)}
+CELERY_BEAT_SCHEDULE["followups-assign"] = {"task": "caredesk.followups.tasks.assign_today", "schedule": crontab(hour=7, minute=30)}
 
 # --- Audit and patient data ---------------------------------------------------------------------
 AUDIT_RETENTION_DAYS = max(180, env_int("AUDIT_RETENTION_DAYS", 365))
@@ -317,3 +367,8 @@ LOGGING = {
 }
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# --- Complaints (caredesk.complaints) -------------------------------------------------------------
+# The deadline sweep: reminders before a deadline, breach → escalation; every minute.
+CELERY_BEAT_SCHEDULE["complaints-deadline-sweep"] = {"task": "caredesk.complaints.tasks.sweep_deadlines", "schedule": 60.0}
+COMPLAINTS_ATTACHMENT_MAX_BYTES = env_int("COMPLAINTS_ATTACHMENT_MAX_MB", 10) * 1024 * 1024

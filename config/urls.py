@@ -16,5 +16,10 @@ urlpatterns = [
     path("messaging/", include("caredesk.messaging.urls")),
     path("patients/", include("caredesk.patients.urls")),
     path("intake/", include("caredesk.intake.urls")),
+    path("questionnaires/", include("caredesk.questionnaires.urls")),
+    path("followups/", include("caredesk.followups.urls")),
+    path("complaints/", include("caredesk.complaints.urls")),
+    path("surveys/", include("caredesk.surveys.urls")),
+    path("textmining/", include("caredesk.textmining.urls")),
     path("", include("caredesk.core.urls")),
 ]

@@ -1,6 +1,7 @@
 """Fill empty msgstr entries of a .po file from a TSV of `msgid<TAB>translation` lines.
 
-Usage: python scripts/fill_po.py locale/en/LC_MESSAGES/django.po locale/en/translations.tsv
+Usage: python scripts/fill_po.py locale/en/LC_MESSAGES/django.po locale/en/translations.tsv [more.tsv ...]
+Each module may keep its own TSV (locale/en/<module>.tsv); the Makefile passes them all.
 Existing translations are kept; plural entries are left alone. Prints what is still untranslated.
 """
 
@@ -30,8 +31,11 @@ def _parts(lines: list[str], prefix: str) -> list[str]:
     return found
 
 
-def main(po_path: Path, tsv_path: Path) -> int:
-    table = dict(line.split("\t", 1) for line in tsv_path.read_text(encoding="utf-8").splitlines() if "\t" in line)
+def main(po_path: Path, *tsv_paths: Path) -> int:
+    table: dict[str, str] = {}
+    for tsv_path in tsv_paths:
+        lines = tsv_path.read_text(encoding="utf-8").splitlines()
+        table.update(line.split("\t", 1) for line in lines if "\t" in line)
     blocks = po_path.read_text(encoding="utf-8").split("\n\n")
     missing: list[str] = []
     out = []
@@ -60,4 +64,4 @@ def main(po_path: Path, tsv_path: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))
+    sys.exit(main(Path(sys.argv[1]), *(Path(a) for a in sys.argv[2:])))

@@ -1,9 +1,11 @@
 """Roles are permission sets. Each role is a Django group named by its code; ``sync_roles`` keeps
-the groups' permissions equal to ROLE_PERMISSIONS (run after every migrate). Later modules add
-their permissions here."""
+the groups' permissions equal to ROLE_PERMISSIONS (run after every migrate). Each later module
+declares its own permissions per role in ``caredesk/<module>/roles.py``; ``role_permissions()``
+merges them with the ones below."""
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -54,13 +56,34 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
 }
 
 
+MODULE_ROLE_FILES = (
+    "caredesk.questionnaires.roles",
+    "caredesk.followups.roles",
+    "caredesk.complaints.roles",
+    "caredesk.complaints.roles_extra",
+    "caredesk.surveys.roles",
+    "caredesk.textmining.roles",
+)
+
+
+def role_permissions() -> dict[str, list[str]]:
+    """ROLE_PERMISSIONS plus every module's own additions, without duplicates."""
+    merged = {code: list(perms) for code, perms in ROLE_PERMISSIONS.items()}
+    for dotted in MODULE_ROLE_FILES:
+        for code, perms in import_module(dotted).ROLE_PERMISSIONS.items():
+            bucket = merged.setdefault(code, [])
+            bucket.extend(p for p in perms if p not in bucket)
+    return merged
+
+
 def sync_roles() -> None:
     from django.contrib.auth.models import Group, Permission
 
+    permissions = role_permissions()
     for code in ROLES:
         group, _created = Group.objects.get_or_create(name=code)
         wanted = []
-        for dotted in ROLE_PERMISSIONS.get(code, []):
+        for dotted in permissions.get(code, []):
             app_label, codename = dotted.split(".", 1)
             perm = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
             if perm is not None:

@@ -6,6 +6,9 @@ from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 
 from caredesk.accounts.models import Department
+from caredesk.complaints.api import router as complaints_router
+from caredesk.followups.api import router as followups_router
+from caredesk.surveys.api import router as surveys_router
 
 from . import errors
 from .auth import API_AUTH
@@ -18,6 +21,9 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 errors.install(api)
+api.add_router("/complaints", complaints_router)
+api.add_router("/followups", followups_router)
+api.add_router("/surveys", surveys_router)
 
 
 class MeOut(Schema):

@@ -76,7 +76,13 @@ def record(
         if connection.vendor == "postgresql":
             with connection.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
-        last = AuditEvent.objects.order_by("-id").values_list("row_hash", flat=True).first()
+        # The chain's tail in plain SQL: this runs for every audited change, and the ORM's query
+        # building costs several times the indexed lookup itself.
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT row_hash FROM {connection.ops.quote_name(AuditEvent._meta.db_table)} "  # noqa: S608
+                        "ORDER BY id DESC LIMIT 1")
+            tail = cur.fetchone()
+        last = tail[0] if tail else None
         prev = last or GENESIS_HASH
         event = AuditEvent(
             at=timezone.now(),

@@ -38,6 +38,10 @@ class IngestMessage(models.Model):
     payload = EncryptedTextField(_("原始内容"))
     status = models.CharField(_("状态"), max_length=10, choices=Status.choices, default=Status.RECEIVED, db_index=True)
     control_id_reused = models.BooleanField(_("控制号重复使用"), default=False)
+    # Older (MSH-7) than the newest message already applied to the same patient or encounter: kept
+    # and acknowledged, but the older data did not overwrite the newer.
+    stale = models.BooleanField(_("过期消息"), default=False)
+    message_at = models.DateTimeField(_("消息时间"), null=True, blank=True)
     error = models.TextField(_("错误"), blank=True)
     ack_code = models.CharField(max_length=2, blank=True)
     patient_id = models.BigIntegerField(_("患者编号"), null=True, blank=True)

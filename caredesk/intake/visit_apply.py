@@ -14,6 +14,7 @@ audit trail gets the run's single event (see ``actions.import_visits``), not one
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection
@@ -29,6 +30,7 @@ from .visit_file import VisitRow
 PATIENT_UPDATE_FIELDS = ["name", "sex", "birth_date", "id_number", "mobile", "address", "outpatient_no", "inpatient_no",
                          "source_channel", "name_pinyin", "name_initials", "id_number_bidx", "mobile_bidx", "mobile_last4",
                          "first_visit_at", "last_visit_at", "visit_count", "is_deceased", "deceased_at", "updated_at"]
+PATIENT_STATS_FIELDS = ["first_visit_at", "last_visit_at", "visit_count", "is_deceased", "deceased_at", "updated_at"]
 ENCOUNTER_UPDATE_FIELDS = ["patient", "kind", "department", "department_name", "doctor", "doctor_name", "diagnosis_text",
                            "visit_at", "admitted_at", "discharged_at", "visit_type", "outcome", "status", "updated_at"]
 
@@ -36,15 +38,26 @@ ENCOUNTER_UPDATE_FIELDS = ["patient", "kind", "department", "department_name", "
 def _update_rows(model: Any, objs: list[Any], field_names: list[str]) -> None:
     """``UPDATE … WHERE id = %s`` through ``executemany``: one statement per row in one round of the
     driver. Django's ``bulk_update`` builds a CASE expression per field and row, which costs seconds
-    per thousand rows; this costs milliseconds. Values go through each field's ``get_db_prep_save``
-    (so encrypted fields are encrypted and datetimes adapted) exactly as ``save()`` would."""
+    per thousand rows; this costs milliseconds. Values are converted as each field's
+    ``get_db_prep_save`` would (encrypted fields encrypted, datetimes adapted), through the same
+    per-field converters as ``fastsql.insert_many``."""
     if not objs:
         return
+    from caredesk.patients.fastsql import _converter
+
     fields = [model._meta.get_field(name) for name in field_names]
     qn = connection.ops.quote_name
     sql = (f"UPDATE {qn(model._meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in fields)} "  # noqa: S608
            f"WHERE {qn(model._meta.pk.column)} = %s")
-    params = [[f.get_db_prep_save(getattr(o, f.attname), connection) for f in fields] + [o.pk] for o in objs]
+    plan = [(f.attname, _converter(f)) for f in fields]  # get_db_prep_save without its per-value dispatch
+    params = []
+    for o in objs:
+        row = []
+        for attname, convert in plan:
+            value = getattr(o, attname)
+            row.append(value if convert is None or value is None else convert(value))
+        row.append(o.pk)
+        params.append(row)
     with connection.cursor() as cur:
         cur.executemany(sql, params)
 
@@ -86,29 +99,69 @@ class _Directory:
         return named[0] if len(named) == 1 else None
 
 
+@lru_cache(maxsize=65536)
+def _id_facts(id_number: str) -> tuple[Any, str] | None:
+    """(birth date, sex) from a resident ID number, as ``patients.actions._incoming`` derives them
+    (``None`` when the archive's validator rejects the number); cached: a patient's rows repeat it."""
+    from django.core.exceptions import ValidationError
+
+    from caredesk.patients.validators import id_number_birth_date, id_number_sex
+
+    try:
+        return id_number_birth_date(id_number), id_number_sex(id_number)
+    except ValidationError:
+        return None
+
+
+def _incoming_values(r: VisitRow) -> dict[str, Any]:
+    """``patients.actions._incoming`` for a checked visit row: the non-empty values, identity
+    number and mobile normalised, birth date and sex derived from the identity number when the file
+    leaves them empty. (A test checks both give the same result.)"""
+    values: dict[str, Any] = {}
+    for name in ("name", "outpatient_no", "inpatient_no", "source_channel", "address"):
+        value = getattr(r, name).strip()
+        if value:
+            values[name] = value
+    if r.birth_date:
+        values["birth_date"] = r.birth_date
+    id_number = r.id_number.strip().upper().replace(" ", "")
+    if id_number:
+        values["id_number"] = id_number
+    if r.mobile.strip():
+        values["mobile"] = pii.normalise("phone", r.mobile)
+    if r.sex in ("M", "F"):
+        values["sex"] = r.sex
+    if id_number:
+        facts = _id_facts(id_number)
+        if facts is not None:
+            values.setdefault("birth_date", facts[0])
+            values.setdefault("sex", facts[1])
+    return values
+
+
 def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: Any = None) -> list[str]:
-    from caredesk.patients import hooks
-    from caredesk.patients.actions import _incoming
-    from caredesk.patients.data import PatientData
+    from caredesk.patients import fastsql, hooks
     from caredesk.patients.models import Encounter, Patient
 
-    incoming = [
-        _incoming(PatientData(name=r.name, sex=r.sex, birth_date=r.birth_date, id_number=r.id_number, mobile=r.mobile,
-                              address=r.address, outpatient_no=r.outpatient_no, inpatient_no=r.inpatient_no,
-                              source_channel=r.source_channel))
-        for r in rows
-    ]
+    incoming = [_incoming_values(r) for r in rows]
+    bidx_cache: dict[tuple[str, str], str] = {}
+
+    def bidx(kind: str, value: str) -> str:
+        key = (kind, value)
+        if key not in bidx_cache:
+            bidx_cache[key] = pii.blind_index(kind, value)
+        return bidx_cache[key]
 
     def row_keys(values: dict[str, Any]) -> list[tuple[str, str]]:
         keys = []
         if values.get("id_number"):
-            keys.append(("id", pii.blind_index("id_number", values["id_number"])))
+            keys.append(("id", bidx("id_number", values["id_number"])))
         if values.get("outpatient_no"):
             keys.append(("out", values["outpatient_no"]))
         if values.get("inpatient_no"):
             keys.append(("in", values["inpatient_no"]))
         if values.get("name") and values.get("mobile"):
-            keys.append(("name_mobile", f"{values['name']}|{pii.blind_index('phone', values['mobile'])}"))
+            keys.append(("name_mobile", f"{values['name']}|{bidx('phone', values['mobile'])}"))
         return keys
 
     keys_per_row = [row_keys(v) for v in incoming]
@@ -163,7 +216,7 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
                 break
         changed = False
         if patient is None:
-            patient = Patient(**pvalues)
+            patient = fastsql.new_instance(Patient, **pvalues)
             patient.sex = pvalues.get("sex", Patient.Sex.UNKNOWN)
             patient.customer_type = Patient.CustomerType.INPATIENT if r.kind == "inpatient" else Patient.CustomerType.OUTPATIENT
             patient.refresh_derived_fields()
@@ -181,7 +234,8 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
             key_index.setdefault(key, patient)
         row_patient.append(patient)
         row_patient_changed.append(changed)
-    Patient.objects.bulk_create(new_patients)
+    # New patients have no encounters outside this batch: their visit figures come from the batch's
+    # rows (below, before the insert), so they need no UPDATE afterwards.
 
     # 3. encounters, keyed by (source_system, source_id)
     existing = {e.source_id: e for e in Encounter.objects.filter(source_system=source_system,
@@ -191,6 +245,7 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
     to_update: dict[int, Any] = {}
     discharged_now: list[Any] = []
     statuses: list[str] = []
+    owner: dict[int, Any] = {}  # id(encounter) -> its patient after this batch (without loading it)
     for r, patient, patient_changed in zip(rows, row_patient, row_patient_changed, strict=True):
         department = directory.department(r.department)
         doctor = directory.doctor(r.doctor, department)
@@ -207,13 +262,15 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
         values = {k: v for k, v in values.items() if v not in (None, "")}
         enc = existing.get(r.source_id)
         if enc is None:
-            enc = Encounter(patient=patient, source_system=source_system, source_id=r.source_id, **values)
+            enc = fastsql.new_instance(Encounter, patient=patient, source_system=source_system, source_id=r.source_id, **values)
             to_create.append(enc)
+            owner[id(enc)] = patient
             existing[r.source_id] = enc
             statuses.append("created")
             if enc.status == Encounter.Status.DISCHARGED:
                 discharged_now.append(enc)
             continue
+        owner[id(enc)] = patient
         before = enc.status
         diff = [name for name, value in values.items() if getattr(enc, name) != value]
         if enc.patient_id != patient.pk:
@@ -228,39 +285,61 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
             discharged_now.append(enc)
         statuses.append("updated" if diff or patient_changed else "unchanged")
     now = timezone.now()
-    Encounter.objects.bulk_create(to_create)  # sets patient_id from patients created above
+    fresh = {id(p): p for p in new_patients}
+    for p in new_patients:
+        p.visit_count, p.first_visit_at, p.last_visit_at = 0, None, None
+    for enc in existing.values():  # every encounter of this batch, created or updated
+        p = owner[id(enc)]
+        if id(p) in fresh and enc.status != Encounter.Status.CANCELLED:
+            at = enc.visit_at or enc.admitted_at
+            p.visit_count += 1
+            if at is not None:
+                p.first_visit_at = at if p.first_visit_at is None or at < p.first_visit_at else p.first_visit_at
+                p.last_visit_at = at if p.last_visit_at is None or at > p.last_visit_at else p.last_visit_at
+    deceased: list[Any] = []
+    for enc in discharged_now:
+        p = owner[id(enc)]
+        if id(p) in fresh and enc.outcome == Encounter.Outcome.DIED and enc.discharged_at and not p.is_deceased:
+            p.is_deceased, p.deceased_at = True, enc.discharged_at
+            deceased.append(p)
+    fastsql.insert_many(new_patients)
+    for enc in to_create:
+        enc.patient_id = enc.patient.pk  # the patient may have been new: its id is known only now
+    fastsql.insert_many(to_create)
     for enc in to_update.values():
         enc.updated_at = now
+        enc.patient_id = owner[id(enc)].pk
     if to_update:
         _update_rows(Encounter, list(to_update.values()), ENCOUNTER_UPDATE_FIELDS)
 
-    # 4. visit figures of every patient touched, deaths, then one bulk update
-    touched = {p.pk: p for p in row_patient}
-    stats = (Encounter.objects.filter(patient_id__in=touched).exclude(status=Encounter.Status.CANCELLED)
-             .values("patient_id").annotate(n=Count("id"), first=Min(Coalesce("visit_at", "admitted_at")),
-                                            last=Max(Coalesce("visit_at", "admitted_at"))))
-    for s in stats:
-        p = touched[s["patient_id"]]
-        if (p.visit_count, p.first_visit_at, p.last_visit_at) != (s["n"], s["first"], s["last"]):
-            p.visit_count, p.first_visit_at, p.last_visit_at = s["n"], s["first"], s["last"]
-            dirty[id(p)] = p
-    deceased: list[Any] = []
+    # 4. visit figures of the existing patients touched, deaths, then one UPDATE per patient changed
+    touched = {p.pk: p for p in row_patient if id(p) not in fresh}
+    stats_dirty: dict[int, Any] = {}
+    if touched:
+        stats = (Encounter.objects.filter(patient_id__in=touched).exclude(status=Encounter.Status.CANCELLED)
+                 .values("patient_id").annotate(n=Count("id"), first=Min(Coalesce("visit_at", "admitted_at")),
+                                                last=Max(Coalesce("visit_at", "admitted_at"))))
+        for s in stats:
+            p = touched[s["patient_id"]]
+            if (p.visit_count, p.first_visit_at, p.last_visit_at) != (s["n"], s["first"], s["last"]):
+                p.visit_count, p.first_visit_at, p.last_visit_at = s["n"], s["first"], s["last"]
+                stats_dirty[id(p)] = p
     for enc in discharged_now:
-        p = enc.patient
-        if enc.outcome == Encounter.Outcome.DIED and enc.discharged_at and not p.is_deceased:
+        p = owner[id(enc)]
+        if id(p) not in fresh and enc.outcome == Encounter.Outcome.DIED and enc.discharged_at and not p.is_deceased:
             p.is_deceased, p.deceased_at = True, enc.discharged_at
-            dirty[id(p)] = p
+            stats_dirty[id(p)] = p
             deceased.append(p)
-    if dirty:
-        for p in dirty.values():
-            p.updated_at = now
-        _update_rows(Patient, list(dirty.values()), PATIENT_UPDATE_FIELDS)
+    for p in dirty.values():
+        p.updated_at = now
+    _update_rows(Patient, list(dirty.values()), PATIENT_UPDATE_FIELDS)  # identity changed: every field
+    only_stats = [p for key, p in stats_dirty.items() if key not in dirty]
+    for p in only_stats:
+        p.updated_at = now
+    _update_rows(Patient, only_stats, PATIENT_STATS_FIELDS)  # figures only: nothing re-encrypted
 
     # 5. domain hooks, as the actions call them
-    for enc in to_create:
-        hooks.encounter_registered(enc)
-    for enc in discharged_now:
-        hooks.patient_discharged(enc)
-    for p in deceased:
-        hooks.patient_deceased(p)
+    hooks.encounters_registered(to_create)
+    hooks.patients_discharged(discharged_now)
+    hooks.patients_deceased(deceased)
     return statuses

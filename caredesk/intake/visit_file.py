@@ -4,7 +4,8 @@
 xlsx sheet (openpyxl read-only) and yields, for each data row, either a typed ``VisitRow`` or a
 ``RejectedRow`` naming the line, the column and a Chinese reason. Nothing here loads the whole file;
 the only state kept across rows is the set of encounter keys already seen (to report a key repeated
-inside one file instead of letting the last row silently win).
+inside one file instead of letting the last row silently win), and that lives in a temporary
+SQLite file on disk (``SeenKeys``), so memory stays flat however long the file is.
 
 Line numbers: the header is line 1, the first data row line 2 (as Excel numbers them).
 """
@@ -14,6 +15,8 @@ from __future__ import annotations
 import codecs
 import csv
 import re
+import sqlite3
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -209,22 +212,82 @@ def read_visit_file(path: Path | str, *, source_system: str = "HIS", mapping: di
                      rows=_parse_rows(lines, line, header, columns, source_system))
 
 
+class SeenKeys:
+    """Encounter keys already seen in one file -> the line that had them first, kept in a temporary
+    SQLite file (deleted on close) rather than in a dict: a dict of every key costs ~150 bytes a row
+    (150 MB at 1M rows); this keeps at most ``chunk`` keys in memory plus SQLite's bounded page cache.
+    Rows are checked a chunk at a time (``first_lines``), in file order."""
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="caredesk-seen-")
+        self._db = sqlite3.connect(Path(self._dir.name) / "seen.sqlite3", isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("PRAGMA cache_size=-8192")  # 8 MB page cache at most
+        self._db.execute("CREATE TABLE seen (k TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID")
+        self.count = 0
+
+    def first_lines(self, keys: list[tuple[str, int]]) -> list[int | None]:
+        """For each (key, line) in file order: the earlier line with the same key, or None (and the
+        key is remembered with this line)."""
+        known: dict[str, int] = {}
+        distinct = list(dict.fromkeys(k for k, _line in keys))
+        for start in range(0, len(distinct), 500):
+            part = distinct[start : start + 500]
+            known.update(self._db.execute(
+                f"SELECT k, line FROM seen WHERE k IN ({','.join('?' * len(part))})", part).fetchall())  # noqa: S608
+        out: list[int | None] = []
+        new: list[tuple[str, int]] = []
+        for key, line in keys:
+            first = known.get(key)
+            out.append(first)
+            if first is None:
+                known[key] = line
+                new.append((key, line))
+        self._db.execute("BEGIN")
+        self._db.executemany("INSERT INTO seen (k, line) VALUES (?, ?)", new)
+        self._db.execute("COMMIT")
+        self.count += len(new)
+        return out
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
+
+
+SEEN_CHUNK = 1000  # rows parsed ahead and checked against the seen keys at once
+
+
 def _parse_rows(lines: Iterator[list[str]], header_line: int, header: list[str], columns: dict[str, int],
                 source_system: str) -> Iterator[VisitRow | RejectedRow]:
-    seen: dict[str, int] = {}
-    line = header_line
-    for values in lines:
-        line += 1
-        if not any(v.strip() for v in values):
-            continue
-        result = parse_row(line, values, header, columns)
+    chunk = SEEN_CHUNK
+    seen = SeenKeys()
+    try:
+        pending: list[tuple[list[str], VisitRow | RejectedRow]] = []
+        line = header_line
+        for values in lines:
+            line += 1
+            if not any(v.strip() for v in values):
+                continue
+            pending.append((values, parse_row(line, values, header, columns)))
+            if len(pending) >= chunk:
+                yield from _check_repeats(pending, seen, header, columns)
+                pending = []
+        yield from _check_repeats(pending, seen, header, columns)
+    finally:
+        seen.close()
+
+
+def _check_repeats(results: list[tuple[list[str], VisitRow | RejectedRow]], seen: SeenKeys, header: list[str],
+                   columns: dict[str, int]) -> Iterator[VisitRow | RejectedRow]:
+    firsts = iter(seen.first_lines([(r.source_id, r.line) for _v, r in results if isinstance(r, VisitRow)]))
+    for values, result in results:
         if isinstance(result, VisitRow):
-            first = seen.get(result.source_id)
+            first = next(firsts)
             if first is not None:
                 col = header[columns["serial_no"]] if result.serial_no else _("门诊号/住院号+时间")
-                yield RejectedRow(line, values, [(col, _("与第 %(line)s 行是同一条就诊记录（重复）") % {"line": first})])
+                yield RejectedRow(result.line, values, [(col, _("与第 %(line)s 行是同一条就诊记录（重复）") % {"line": first})])
                 continue
-            seen[result.source_id] = line
         yield result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -88,6 +89,56 @@ def enqueue(
 
     transaction.on_commit(lambda: send_message.delay(message.pk))
     return message
+
+
+@dataclass
+class Outgoing:
+    """One message for ``enqueue_many`` (the arguments of ``enqueue``)."""
+
+    channel: str
+    recipient: str
+    template: str
+    params: dict[str, Any]
+    idempotency_key: str
+    patient_id: int | None = None
+    related: models.Model | None = None
+    send_at: datetime | None = None
+
+
+@transaction.atomic
+def enqueue_many(messages: list[Outgoing], *, acting_user: Any = None) -> dict[str, OutboxMessage]:
+    """``enqueue`` for a batch (survey invitations, reminders): one lookup of the keys, one bulk
+    insert, one audit row listing the new message ids, and one sweep after commit instead of a task
+    per message. Same idempotency: a key already queued returns its first row. Returns key → row."""
+    for m in messages:
+        if m.channel not in OutboxMessage.Channel.values:
+            raise ValueError(f"unknown channel {m.channel!r}")
+        if not m.recipient.strip() or not m.idempotency_key:
+            raise ValueError("recipient and idempotency_key are required")
+    keys = [m.idempotency_key for m in messages]
+    existing = set(OutboxMessage.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", flat=True))
+    now = timezone.now()
+    rows = [
+        OutboxMessage(
+            channel=m.channel, recipient=m.recipient.strip(), recipient_index=pii.blind_index(_index_kind(m.channel), m.recipient),
+            template=m.template, params=dict(m.params), body=render_body(m.template, dict(m.params)),
+            idempotency_key=m.idempotency_key, next_attempt_at=m.send_at or now,
+            related_type=m.related._meta.label_lower if m.related is not None else "",
+            related_id=str(m.related.pk) if m.related is not None else "",
+            patient_id=m.patient_id if m.patient_id is not None else getattr(m.related, "patient_id", None),
+        )
+        for m in messages if m.idempotency_key not in existing
+    ]
+    OutboxMessage.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    by_key = {m.idempotency_key: m for m in OutboxMessage.objects.filter(idempotency_key__in=keys)}
+    new_ids = sorted(by_key[r.idempotency_key].pk for r in rows if r.idempotency_key in by_key)
+    if new_ids:
+        audit.record(actor=acting_user, verb="message.enqueued_batch", object_type="messaging.outboxmessage",
+                     count=len(new_ids), message_ids=new_ids)
+        from .tasks import sweep_outbox
+
+        transaction.on_commit(sweep_outbox.delay)
+    return by_key
 
 
 @transaction.atomic

@@ -7,15 +7,16 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 from django.db.models.functions import Coalesce
 
 from caredesk.accounts.models import Department, Doctor
 from caredesk.core import audit
 
-from . import hooks
+from . import fastsql, hooks
 from .data import EncounterData, PatientData
+from .directory import Directory
 from .models import Consent, Encounter, Patient, PatientIdentifier, Segment
 from .validators import id_number_birth_date, id_number_sex
 
@@ -43,9 +44,13 @@ def find_patient(data: PatientData) -> Patient | None:
     found: Patient | None = None
     for system, value in data.identifiers.items():
         if system and value:
-            ident = PatientIdentifier.objects.select_related("patient").filter(system=system, value=value).first()
-            if ident is not None:
-                found = ident.patient
+            # (system, value) is unique: a plain-SQL probe, the patient is read only when there is one.
+            with connection.cursor() as cur:
+                cur.execute(f"SELECT patient_id FROM {connection.ops.quote_name(PatientIdentifier._meta.db_table)} "  # noqa: S608
+                            "WHERE system = %s AND value = %s", [system, value])
+                hit = cur.fetchone()
+            if hit is not None:
+                found = Patient.objects.get(pk=hit[0])
                 break
     if found is None and data.id_number.strip():
         found = Patient.objects.filter(id_number_bidx=pii.blind_index("id_number", data.id_number)).order_by("id").first()
@@ -55,7 +60,10 @@ def find_patient(data: PatientData) -> Patient | None:
         found = Patient.objects.filter(inpatient_no=data.inpatient_no.strip()).order_by("id").first()
     if found is None and data.name.strip() and data.mobile.strip():
         found = Patient.objects.filter(name=data.name.strip(), mobile_bidx=pii.blind_index("phone", data.mobile)).order_by("id").first()
-    return resolve_survivor(found) if found is not None else None
+    if found is None:
+        return None
+    # Just read in this transaction: only a merged record needs following to its survivor.
+    return found if found.merged_into_id is None else resolve_survivor(found)
 
 
 def _incoming(data: PatientData) -> dict[str, Any]:
@@ -86,10 +94,21 @@ def _incoming(data: PatientData) -> dict[str, Any]:
     return values
 
 
-def _add_identifiers(patient: Patient, identifiers: dict[str, str]) -> list[str]:
+def _add_identifiers(patient: Patient, identifiers: dict[str, str], *, new: bool = False) -> list[str]:
+    """Link the identifiers not yet known. For a patient just created none can be linked to it yet
+    (``find_patient`` would have matched it), so they are inserted in one statement; for a known
+    patient one query finds those already linked, the others go through ``get_or_create``."""
+    wanted = {system: value for system, value in identifiers.items() if system and value}
+    if not wanted:
+        return []
+    if new:
+        for system, value in wanted.items():
+            fastsql.insert(PatientIdentifier(patient=patient, system=system, value=value))
+        return list(wanted)
+    known = set(PatientIdentifier.objects.filter(patient=patient, system__in=list(wanted)).values_list("system", "value"))
     added = []
-    for system, value in identifiers.items():
-        if not system or not value:
+    for system, value in wanted.items():
+        if (system, value) in known:
             continue
         _ident, created = PatientIdentifier.objects.get_or_create(system=system, value=value, defaults={"patient": patient})
         if created:
@@ -97,8 +116,18 @@ def _add_identifiers(patient: Patient, identifiers: dict[str, str]) -> list[str]
     return added
 
 
+def is_stale(stamp: datetime | None, as_of: datetime | None) -> bool:
+    """A feed message dated ``as_of`` is older than the newest one already applied (``stamp``)."""
+    return as_of is not None and stamp is not None and as_of < stamp
+
+
 @transaction.atomic
-def upsert_patient(data: PatientData, *, source: str, acting_user: Any = None) -> tuple[Patient, str]:
+def upsert_patient(
+    data: PatientData, *, source: str, acting_user: Any = None, as_of: datetime | None = None
+) -> tuple[Patient, str]:
+    """Create or update the patient ``data`` describes. ``as_of`` is the time of the feed message
+    carrying it (HL7 MSH-7): a message older than the newest one applied to this patient changes
+    nothing and gives "stale"; a newer one moves the patient's ``feed_event_at`` forward."""
     values = _incoming(data)
     phones = [p.strip() for p in data.other_phones if p and p.strip()]
     patient = find_patient(data)
@@ -106,14 +135,20 @@ def upsert_patient(data: PatientData, *, source: str, acting_user: Any = None) -
         patient = Patient(**values)
         patient.sex = values.get("sex", Patient.Sex.UNKNOWN)
         patient.other_phones = ",".join(dict.fromkeys(phones))
+        patient.feed_event_at = as_of
         patient.refresh_derived_fields()
-        patient.save()
-        _add_identifiers(patient, data.identifiers)
+        fastsql.insert(patient)
+        _add_identifiers(patient, data.identifiers, new=True)
         audit.record(actor=acting_user, verb="patient.created", target=patient, source=source)
         if data.deceased_at:
             mark_deceased(patient, at=data.deceased_at, source=source, acting_user=acting_user)
         return patient, "created"
 
+    if is_stale(patient.feed_event_at, as_of):
+        return patient, "stale"
+    newer = as_of is not None and (patient.feed_event_at is None or as_of > patient.feed_event_at)
+    if newer:
+        patient.feed_event_at = as_of
     changed = [name for name, value in values.items() if getattr(patient, name) != value]
     for name in changed:
         setattr(patient, name, values[name])
@@ -125,6 +160,8 @@ def upsert_patient(data: PatientData, *, source: str, acting_user: Any = None) -
     if changed:
         patient.refresh_derived_fields()
         patient.save()
+    elif newer:
+        Patient.objects.filter(pk=patient.pk).update(feed_event_at=as_of)
     added = _add_identifiers(patient, data.identifiers)
     if added:
         changed.append("identifiers")
@@ -172,11 +209,60 @@ def refresh_visit_stats(patient: Patient) -> None:
     patient.visit_count, patient.first_visit_at, patient.last_visit_at = stats["n"], stats["first"], stats["last"]
 
 
+def _encounter_exists(source_system: str, source_id: str) -> bool:
+    """One indexed probe in plain SQL (the ORM's query building costs more than the lookup)."""
+    table = connection.ops.quote_name(Encounter._meta.db_table)
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT 1 FROM {table} WHERE source_system = %s AND source_id = %s LIMIT 1",  # noqa: S608
+                    [source_system, source_id])
+        return cur.fetchone() is not None
+
+
+def _count_new_visit(patient: Patient, at: datetime | None) -> None:
+    """``refresh_visit_stats`` for one new, non-cancelled encounter, in one UPDATE: count + 1, first
+    and last visit widened to ``at``. Equal to the full recount because the figures are kept by
+    these actions; done in SQL so concurrent writers cannot lose an increment."""
+    qn = connection.ops.quote_name
+    sql = f"UPDATE {qn(Patient._meta.db_table)} SET visit_count = visit_count + 1"  # noqa: S608
+    params: list[Any] = []
+    if at is not None:
+        value = Patient._meta.get_field("first_visit_at").get_db_prep_save(at, connection)
+        for column, op in (("first_visit_at", ">"), ("last_visit_at", "<")):
+            sql += f", {column} = CASE WHEN {column} IS NULL OR {column} {op} %s THEN %s ELSE {column} END"
+            params += [value, value]
+    with connection.cursor() as cur:
+        cur.execute(sql + " WHERE id = %s", [*params, patient.pk])
+    patient.visit_count = (patient.visit_count or 0) + 1
+    if at is not None:
+        if patient.first_visit_at is None or patient.first_visit_at > at:
+            patient.first_visit_at = at
+        if patient.last_visit_at is None or patient.last_visit_at < at:
+            patient.last_visit_at = at
+
+
 @transaction.atomic
-def record_encounter(patient: Patient, data: EncounterData, *, acting_user: Any = None) -> tuple[Encounter, str]:
-    patient = resolve_survivor(patient)
-    department = _resolve_department(data.department)
-    doctor = _resolve_doctor(data.doctor, department)
+def record_encounter(
+    patient: Patient,
+    data: EncounterData,
+    *,
+    acting_user: Any = None,
+    as_of: datetime | None = None,
+    directory: Directory | None = None,
+    patient_is_current: bool = False,
+) -> tuple[Encounter, str]:
+    """Create or update the encounter keyed by (source_system, source_id). ``as_of``: the feed
+    message's time — older than the newest applied to this encounter gives "stale" and changes
+    nothing. ``directory``: a cached department/doctor directory (same rules as the lookups).
+    ``patient_is_current``: the caller got ``patient`` from ``upsert_patient`` (already the
+    survivor of any merge), so it need not be resolved again."""
+    if not patient_is_current:
+        patient = resolve_survivor(patient)
+    if directory is not None:
+        department = directory.department(data.department)
+        doctor = directory.doctor(data.doctor, department)
+    else:
+        department = _resolve_department(data.department)
+        doctor = _resolve_doctor(data.doctor, department)
     if department is None and doctor is not None:
         department = doctor.department
     values: dict[str, Any] = {
@@ -197,14 +283,20 @@ def record_encounter(patient: Patient, data: EncounterData, *, acting_user: Any 
     values = {k: v for k, v in values.items() if v not in (None, "")}
     if "status" not in values and data.discharged_at:
         values["status"] = Encounter.Status.DISCHARGED
-    encounter = Encounter.objects.select_for_update().filter(source_system=data.source_system, source_id=data.source_id).first()
+    encounter = None
+    if _encounter_exists(data.source_system, data.source_id):  # cheap check first: most feed encounters are new
+        encounter = Encounter.objects.select_for_update().filter(source_system=data.source_system, source_id=data.source_id).first()
     if encounter is None:
-        encounter = Encounter(patient=patient, source_system=data.source_system, source_id=data.source_id)
+        encounter = Encounter(patient=patient, source_system=data.source_system, source_id=data.source_id,
+                              feed_event_at=as_of)
         values.setdefault("kind", Encounter.Kind.OUTPATIENT)
         for name, value in values.items():
             setattr(encounter, name, value)
-        encounter.save()
-        refresh_visit_stats(patient)
+        fastsql.insert(encounter)
+        if encounter.status == Encounter.Status.CANCELLED:
+            refresh_visit_stats(patient)
+        else:
+            _count_new_visit(patient, encounter.visit_at or encounter.admitted_at)
         audit.record(actor=acting_user, verb="encounter.created", target=encounter, source=data.source_system)
         hooks.encounter_registered(encounter)
         if encounter.status == Encounter.Status.DISCHARGED:
@@ -213,12 +305,19 @@ def record_encounter(patient: Patient, data: EncounterData, *, acting_user: Any 
             hooks.encounter_cancelled(encounter)
         return encounter, "created"
 
+    if is_stale(encounter.feed_event_at, as_of):
+        return encounter, "stale"
+    newer = as_of is not None and (encounter.feed_event_at is None or as_of > encounter.feed_event_at)
+    if newer:
+        encounter.feed_event_at = as_of
     before = encounter.status
     changed = [name for name, value in values.items() if getattr(encounter, name) != value]
     if encounter.patient_id != patient.pk:
         encounter.patient = patient
         changed.append("patient")
     if not changed:
+        if newer:
+            Encounter.objects.filter(pk=encounter.pk).update(feed_event_at=as_of)
         return encounter, "unchanged"
     for name in changed:
         if name != "patient":
@@ -326,6 +425,7 @@ def merge_patients(survivor: Patient, merged: Patient, *, acting_user: Any) -> P
             mine.granted, mine.recorded_at, mine.source = consent.granted, consent.recorded_at, consent.source
             mine.save(update_fields=["granted", "recorded_at", "source"])
     survivor.tags.add(*merged.tags.all())
+    moved = _move_module_records(merged, survivor)
     filled = [name for name in _FILLABLE if not getattr(survivor, name) and getattr(merged, name)]
     for name in filled:
         setattr(survivor, name, getattr(merged, name))
@@ -343,8 +443,27 @@ def merge_patients(survivor: Patient, merged: Patient, *, acting_user: Any) -> P
     merged.save(update_fields=["merged_into", "updated_at"])
     refresh_visit_stats(survivor)
     refresh_visit_stats(merged)
-    audit.record(actor=acting_user, verb="patient.merged", target=survivor, merged_id=merged.pk, filled=filled)
+    audit.record(actor=acting_user, verb="patient.merged", target=survivor, merged_id=merged.pk, filled=filled,
+                 moved=moved)
     return survivor
+
+
+_MERGED_BY_HAND = ("patients.encounter", "patients.patientidentifier", "patients.consent", "patients.patient")
+
+
+def _move_module_records(merged: Patient, survivor: Patient) -> dict[str, int]:
+    """Every other module's rows that point at a patient (follow-up tasks, survey answers,
+    complaints …) move to the survivor; returns the counts per model."""
+    moved: dict[str, int] = {}
+    for relation in Patient._meta.related_objects:
+        label = relation.related_model._meta.label_lower
+        if not relation.one_to_many or label in _MERGED_BY_HAND:
+            continue
+        field = relation.field.name
+        count = relation.related_model._base_manager.filter(**{field: merged}).update(**{field: survivor})
+        if count:
+            moved[label] = count
+    return moved
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@ uses blind indexes; fuzzy search uses pinyin, initials and the last four mobile 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -60,8 +61,10 @@ SURNAME_READINGS: dict[str, str] = {
 COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "夏侯", "长孙")
 
 
+@lru_cache(maxsize=65536)
 def name_to_pinyin(name: str) -> tuple[str, str]:
-    """(full pinyin, initials), lower case without spaces; surnames use their surname reading."""
+    """(full pinyin, initials), lower case without spaces; surnames use their surname reading.
+    Cached: names repeat a lot in bulk imports and pypinyin costs ~0.1 ms a name."""
     from pypinyin import Style, lazy_pinyin
 
     name = re.sub(r"\s+", "", name or "")
@@ -231,6 +234,9 @@ class Patient(models.Model):
     first_visit_at = models.DateTimeField(_("首次就诊"), null=True, blank=True)
     last_visit_at = models.DateTimeField(_("最近就诊"), null=True, blank=True, db_index=True)
     visit_count = models.PositiveIntegerField(_("就诊次数"), default=0)
+    # Time (HL7 MSH-7) of the newest feed message applied to this record: an older one arriving
+    # later is stored but not applied (out-of-order guard).
+    feed_event_at = models.DateTimeField(_("接口消息时间"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
@@ -348,6 +354,7 @@ class Encounter(models.Model):
     visit_type = models.CharField(_("初复诊"), max_length=8, choices=VisitType.choices, blank=True, default="")
     outcome = models.CharField(_("转归"), max_length=12, choices=Outcome.choices, blank=True, default="")
     status = models.CharField(_("状态"), max_length=12, choices=Status.choices, default=Status.ACTIVE)
+    feed_event_at = models.DateTimeField(_("接口消息时间"), null=True, blank=True, editable=False)  # see Patient
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 

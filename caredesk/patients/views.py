@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -23,6 +25,34 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, {"page": page, "q": query})
 
 
+SERVICE_HISTORY_SIZE = 5
+
+
+def _service_history(user: Any, patient: Patient) -> dict[str, Any]:
+    """The other modules' latest rows for this patient, each only for staff who may see that module
+    (one query each, however long the history)."""
+    from caredesk.complaints.models import Complaint
+    from caredesk.followups.models import FollowupTask
+    from caredesk.questionnaires.models import Response
+
+    history: dict[str, Any] = {}
+    if user.has_perm("followups.work_followups") or user.has_perm("followups.supervise_followups"):
+        history["followup_tasks"] = list(
+            FollowupTask.objects.filter(patient=patient).select_related("plan__template", "assignee")
+            .order_by("-due_date", "-id")[:SERVICE_HISTORY_SIZE]
+        )
+    if user.has_perm("complaints.view_complaint"):
+        history["complaints"] = list(
+            Complaint.objects.visible_to(user).filter(patient=patient).order_by("-received_at")[:SERVICE_HISTORY_SIZE]
+        )
+    if user.has_perm("questionnaires.view_response"):
+        history["responses"] = list(
+            Response.objects.filter(patient=patient, status=Response.Status.COMPLETED)
+            .select_related("questionnaire", "department").order_by("-submitted_at")[:SERVICE_HISTORY_SIZE]
+        )
+    return history
+
+
 @login_required
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_object_or_404(Patient.objects.visible_to(request.user).select_related("group_client"), pk=pk)
@@ -37,6 +67,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     timeline = Paginator(encounters, TIMELINE_SIZE).get_page(request.GET.get("page"))
     ctx = {
+        **_service_history(request.user, patient),
         "patient": patient,
         "timeline": timeline,
         "consents": list(patient.consents.all()),

@@ -1,4 +1,5 @@
-"""Sentiment classifier: char n-grams + jieba word n-grams (with negation marks), logistic regression.
+"""Sentiment classifier: char n-grams + jieba word n-grams (with negation marks) + sentiment-lexicon
+marks (lexicon.py, flipped by a negation in the same clause), class-balanced logistic regression.
 
 Labels are ``positive`` / ``negative`` (and optionally ``neutral``). With two classes, a comment is
 neutral when P(positive) falls between NEUTRAL_LOW and NEUTRAL_HIGH. The trained pipeline is saved to
@@ -21,7 +22,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from . import tokenizer
+from . import lexicon, tokenizer
 
 LABELS = ("positive", "neutral", "negative")
 NEUTRAL_LOW = 0.4
@@ -37,9 +38,10 @@ def model_path() -> Path:
 
 
 def word_ngrams(text: str) -> list[str]:
-    """Module-level analyzer (picklable): words with negation marks, plus word bigrams."""
-    words = tokenizer.features(text)
-    return words + [a + " " + b for a, b in itertools.pairwise(words)]
+    """Module-level analyzer (picklable): words with negation marks, word bigrams and lexicon marks."""
+    segmented = tokenizer.cut(text)
+    words = tokenizer.features_of(segmented)
+    return words + [a + " " + b for a, b in itertools.pairwise(words)] + lexicon.marks(segmented)
 
 
 def baseline_pipeline() -> Pipeline:

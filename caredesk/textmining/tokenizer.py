@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -33,6 +34,9 @@ NEGATIONS = frozenset({"不", "没", "没有", "别", "未", "无", "非", "不�
 
 _lock = threading.Lock()
 _tokenizer: jieba.Tokenizer | None = None
+_stamp: tuple[object, ...] | None = None  # the dictionary table's state the tokenizer was built from
+_checked_at = 0.0
+RECHECK_SECONDS = 60  # other processes notice an edited dictionary within this time
 
 
 def cache_dir() -> Path:
@@ -84,12 +88,34 @@ def build() -> jieba.Tokenizer:
     return tok
 
 
+def dictionary_stamp() -> tuple[object, ...] | None:
+    """(rows, latest change) of the editable dictionary; None when the database is not reachable."""
+    from django.db.models import Count, Max
+
+    from .models import DictionaryWord
+
+    try:
+        agg = DictionaryWord.objects.aggregate(n=Count("id"), m=Max("updated_at"))
+    except DatabaseError:
+        return None
+    return (agg["n"], agg["m"])
+
+
 def get() -> jieba.Tokenizer:
-    global _tokenizer
+    """The shared tokenizer; rebuilt after a local change at once (signals) and, when another
+    process edited the dictionary, at the next call after RECHECK_SECONDS."""
+    global _tokenizer, _stamp, _checked_at
     tok = _tokenizer
+    now = time.monotonic()
+    if tok is not None and now - _checked_at > RECHECK_SECONDS:
+        _checked_at = now
+        if dictionary_stamp() != _stamp:
+            tok = None
     if tok is None:
         with _lock:
-            if _tokenizer is None:
+            if _tokenizer is None or tok is None:
+                _stamp = dictionary_stamp()
+                _checked_at = time.monotonic()
                 _tokenizer = build()
             tok = _tokenizer
     return tok
@@ -108,9 +134,14 @@ def cut(text: str) -> list[str]:
 
 def features(text: str) -> list[str]:
     """Words for the classifier: punctuation dropped, a negation marks the word after it (不_好)."""
+    return features_of(cut(text))
+
+
+def features_of(words: list[str]) -> list[str]:
+    """``features`` for an already segmented text."""
     out: list[str] = []
     negate = False
-    for word in cut(text):
+    for word in words:
         if not any(ch.isalnum() for ch in word):
             negate = False
             continue

@@ -183,20 +183,29 @@ def patient_search(request: HttpRequest) -> HttpResponse:
     return fhir_response(body)
 
 
-@csrf_exempt
-def encounter_search(request: HttpRequest) -> HttpResponse:
-    user, error = _guard(request, ENCOUNTER_PARAMS)
-    if error:
-        return error
+def patient_search_params(request: HttpRequest) -> tuple[int, int] | HttpResponse:
+    """The ``patient`` (or ``subject``) reference and ``_count`` of a search by patient, or the
+    400 OperationOutcome that says what is wrong."""
     raw = request.GET.get("patient") or request.GET.get("subject") or ""
     reference = raw.removeprefix("Patient/")
     if not reference.isdigit():
         return outcome(400, "invalid", _("patient 参数必须是 Patient/<编号> 或编号。"))
     try:
-        count = _count(request)
+        return int(reference), _count(request)
     except BadRequest as exc:
         return outcome(400, "invalid", str(exc))
-    patient = Patient.objects.visible_to(user).filter(pk=int(reference)).first()
+
+
+@csrf_exempt
+def encounter_search(request: HttpRequest) -> HttpResponse:
+    user, error = _guard(request, ENCOUNTER_PARAMS)
+    if error:
+        return error
+    params = patient_search_params(request)
+    if isinstance(params, HttpResponse):
+        return params
+    patient_id, count = params
+    patient = Patient.objects.visible_to(user).filter(pk=patient_id).first()
     encounters = Encounter.objects.none()
     if patient is not None:
         encounters = (

@@ -37,9 +37,10 @@ def hook_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     from caredesk.patients import hooks
 
     calls: dict[str, list[int]] = {"registered": [], "discharged": [], "deceased": []}
-    monkeypatch.setattr(hooks, "encounter_registered", lambda e: calls["registered"].append(e.pk))
-    monkeypatch.setattr(hooks, "patient_discharged", lambda e: calls["discharged"].append(e.pk))
-    monkeypatch.setattr(hooks, "patient_deceased", lambda p: calls["deceased"].append(p.pk))
+    # the single-event hooks go through these batched ones
+    monkeypatch.setattr(hooks, "encounters_registered", lambda es: calls["registered"].extend(e.pk for e in es))
+    monkeypatch.setattr(hooks, "patients_discharged", lambda es: calls["discharged"].extend(e.pk for e in es))
+    monkeypatch.setattr(hooks, "patients_deceased", lambda ps: calls["deceased"].extend(p.pk for p in ps))
     return calls
 
 
@@ -101,3 +102,37 @@ def test_small_and_big_batches_fill_the_archive_identically(tmp_path: Path, hook
     many = import_visits(path, batch_size=5000)
     assert snapshot() == small
     assert (one.imported, one.rejected) == (many.imported, many.rejected)
+
+
+@pytest.mark.parametrize("fields", [
+    {"name": " 张三 ", "id_number": GOOD_ID, "mobile": "13800138000", "address": " 某路1号 ", "source_channel": "网络"},
+    {"name": "李四", "sex": "F", "birth_date": "1990-01-01", "id_number": OTHER_ID, "outpatient_no": "M1", "inpatient_no": "Z1"},
+    {"name": "王五", "id_number": "110101209901014512"},  # passes the file's check digit, not the archive's date check
+    {"name": "赵六", "sex": "U"},
+])
+def test_the_import_fast_path_derives_patient_values_as_the_archive_does(fields: dict[str, Any]) -> None:
+    from datetime import date
+
+    from caredesk.intake.visit_apply import _incoming_values
+    from caredesk.intake.visit_file import VisitRow
+    from caredesk.patients.actions import _incoming
+    from caredesk.patients.data import PatientData
+
+    if "birth_date" in fields:
+        fields = {**fields, "birth_date": date.fromisoformat(fields["birth_date"])}
+    visit = VisitRow(line=2, source_id="S", kind="outpatient", **fields)
+    data = PatientData(**{k: v for k, v in fields.items() if k != "source_id"})
+    assert _incoming_values(visit) == _incoming(data)
+
+
+def test_the_batched_hooks_run_once_per_batch_with_every_new_encounter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from caredesk.patients import hooks
+
+    batches: list[int] = []
+    discharged: list[int] = []
+    monkeypatch.setattr(hooks, "encounters_registered", lambda encounters: batches.append(len(encounters)))
+    monkeypatch.setattr(hooks, "patients_discharged", lambda encounters: discharged.extend(e.pk for e in encounters))
+    path = write_csv(tmp_path / "visits.csv", VISITS, "gbk")
+    run = import_visits(path, batch_size=2)
+    assert run.imported == 5 and batches == [2, 2, 1]
+    assert len(discharged) == 2 and all(discharged)

@@ -209,3 +209,19 @@ def test_pinyin_uses_surname_readings(name, pinyin, initials):
     from caredesk.patients.models import name_to_pinyin
 
     assert name_to_pinyin(name) == (pinyin, initials)
+
+
+def test_merge_moves_other_modules_records(admin_user, org):
+    from caredesk.core.models import AuditEvent
+    from caredesk.questionnaires import actions as q_actions
+    from caredesk.questionnaires.models import Questionnaire
+
+    survivor, _ = actions.upsert_patient(PatientData(name="张三", identifiers={"HIS": "A"}), source="test")
+    merged, _ = actions.upsert_patient(data(identifiers={"HIS": "B"}), source="test")
+    version = Questionnaire.objects.get(code="followup-outpatient").published_version()
+    response = q_actions.save_response(version, {"overall": "4"}, submit=False, patient=merged)
+    actions.merge_patients(survivor, merged, acting_user=admin_user)
+    response.refresh_from_db()
+    assert response.patient_id == survivor.pk
+    event = AuditEvent.objects.filter(verb="patient.merged").get()
+    assert event.details["moved"] == {"questionnaires.response": 1}

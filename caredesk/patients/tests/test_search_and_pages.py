@@ -166,3 +166,31 @@ def test_a_merged_record_page_redirects_to_the_survivor(zhang, agent, admin_user
     actions.merge_patients(zhang, other, acting_user=admin_user)
     response = login(agent).get(reverse("patients:detail", args=[other.pk]))
     assert response.status_code == 302 and response["Location"] == reverse("patients:detail", args=[zhang.pk])
+
+
+def test_the_patient_page_shows_follow_ups_complaints_and_answers(zhang, supervisor, login, org, django_assert_max_num_queries):
+    from django.utils import timezone
+
+    from caredesk.complaints.actions import ComplaintData, register_complaint
+    from caredesk.followups.models import FollowupTask
+    from caredesk.questionnaires import actions as q
+    from caredesk.questionnaires.models import Questionnaire
+
+    actions.record_encounter(zhang, EncounterData("outpatient", "HIS", "S1", department="NK", visit_at=timezone.now()))
+    assert FollowupTask.objects.filter(patient=zhang).exists()  # 次日回访 from the visit
+    complaint = register_complaint(ComplaintData(channel="phone", content="候诊时间太长，没有人解释原因。",
+                                                 patient_id=zhang.pk, department_id=org["nk"].pk), acting_user=supervisor)
+    version = Questionnaire.objects.get(code="followup-outpatient").published_version()
+    q.save_response(version, {"overall": "5", "waiting": "ok", "doctor_explained": "yes"}, patient=zhang)
+    client = login(supervisor)
+    url = reverse("patients:detail", args=[zhang.pk])
+    client.get(url)
+    few = _count(client, url)
+    page = client.get(url).content.decode()
+    assert "回访、投诉与调查" in page and complaint.case_no in page and "门诊回访记录" in page
+    assert "次日回访" in page
+    for i in range(6):
+        register_complaint(ComplaintData(channel="phone", content=f"第{i}次反映挂号窗口排队问题。", patient_id=zhang.pk,
+                                         department_id=org["nk"].pk), acting_user=supervisor)
+    with django_assert_max_num_queries(few):
+        client.get(url)

@@ -1,0 +1,1 @@
+"""Complaints and praise: intake, the six-step workflow, working-time deadlines, bulletin."""

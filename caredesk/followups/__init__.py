@@ -1,0 +1,1 @@
+"""Follow-up centre: plans, generated tasks, agent queue, call records, weekly reports."""

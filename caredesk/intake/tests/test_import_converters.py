@@ -1,0 +1,44 @@
+"""The fast value converters of the bulk insert/update paths give what Django's own would."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connection
+
+from caredesk.patients import fastsql
+from caredesk.patients.models import Encounter, Patient
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", [
+    datetime(2026, 3, 1, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai")),
+    datetime(2026, 3, 1, 23, 59, 59, 123456, tzinfo=ZoneInfo("Asia/Shanghai")),
+    datetime(2026, 7, 1, 0, 0, tzinfo=UTC),
+    datetime(1949, 10, 1, 15, 0, tzinfo=ZoneInfo("Asia/Shanghai")),
+])
+def test_datetime_converter_matches_get_db_prep_save(value: datetime) -> None:
+    for model, name in ((Encounter, "visit_at"), (Encounter, "discharged_at"), (Patient, "first_visit_at")):
+        field = model._meta.get_field(name)
+        convert = fastsql._converter(field)
+        assert convert(value) == field.get_db_prep_save(value, connection)
+
+
+@pytest.mark.django_db
+def test_new_instance_is_the_same_as_the_constructor(org: object) -> None:
+    from caredesk.accounts.models import Department
+
+    dept = Department.objects.first()
+    patient = Patient(name="张三", mobile="13800138000")
+    values = {"patient": patient, "kind": "outpatient", "source_system": "HIS", "source_id": "S1", "department": dept,
+              "visit_at": datetime(2026, 3, 1, 9, 30, tzinfo=UTC)}
+    a, b = Encounter(**values), fastsql.new_instance(Encounter, **values)
+    fields = [f.attname for f in Encounter._meta.concrete_fields if f.attname != "created_at"]
+    assert {f: getattr(b, f) for f in fields} == {f: getattr(a, f) for f in fields}
+    assert b.patient is patient and b.department == dept and b._state.adding and b.created_at is not None
+    p1, p2 = Patient(name="李四"), fastsql.new_instance(Patient, name="李四")
+    pf = [f.attname for f in Patient._meta.concrete_fields if f.attname != "created_at"]
+    assert {f: getattr(p2, f) for f in pf} == {f: getattr(p1, f) for f in pf}
+    assert fastsql.new_instance(Patient).created_at is not p2.created_at  # a callable default, called per instance

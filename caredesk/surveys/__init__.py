@@ -1,0 +1,1 @@
+"""Satisfaction surveys: distribution, the patient answering page, statistics, closed loop."""
