@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from .models import AuditEvent
 from .request_context import current_request_meta
+from .sqlinsert import insert
 
 # Any constant would do; it anchors the chain so the first row's hash is not a plain digest.
 GENESIS_HASH = "0" * 64
@@ -72,7 +73,9 @@ def record(
     if ip is None:
         ip = meta.get("ip")
     user = actor if getattr(actor, "pk", None) else None
-    with transaction.atomic():
+    # No savepoint of its own: inside the caller's transaction the row commits or rolls back with
+    # the change it records; called outside one, this opens a transaction.
+    with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             with connection.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
@@ -101,7 +104,7 @@ def record(
         if meta.get("request_id"):
             event.details.setdefault("request_id", meta["request_id"])
         event.row_hash = compute_hash(event, prev)
-        event.save(force_insert=True)
+        insert(event)  # plain SQL: a new row, as save(force_insert=True) writes it, at a tenth of the cost
     return event
 
 

@@ -75,3 +75,18 @@ class CalendarOverride(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date:%Y-%m-%d} {'work' if self.is_working_day else 'closed'}"
+
+
+class ConfigStamp(models.Model):
+    """A random token per cached piece of configuration (follow-up plan templates, survey rules…),
+    replaced whenever that configuration changes; see ``caredesk.core.configcache``."""
+
+    name = models.CharField(primary_key=True, max_length=60)
+    token = models.CharField(max_length=32)
+
+    class Meta:
+        verbose_name = _("配置版本")
+        verbose_name_plural = _("配置版本")
+
+    def __str__(self) -> str:
+        return self.name

@@ -20,3 +20,10 @@ class FollowupsConfig(AppConfig):
         # The shipped templates (出院随访, 初诊首次回访, 次日回访) exist after every migrate; a hospital
         # that does not want one switches it off (is_active) rather than deleting it.
         post_migrate.connect(_ensure_defaults, sender=self, dispatch_uid="followups-default-plans")
+        from caredesk.accounts.models import Department
+
+        from .generate import TEMPLATES
+        from .models import PlanStep, PlanTemplate
+
+        TEMPLATES.watch(PlanTemplate, PlanStep, PlanTemplate.departments.through,
+                        PlanTemplate.disabled_departments.through, Department)

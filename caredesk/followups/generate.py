@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from caredesk.core import audit, workcalendar
+from caredesk.core.configcache import StampedCache
 
 from .models import OPEN_STATUSES, Channel, FollowupPlan, FollowupTask, PlanStep, PlanTemplate
 from .plans import schedule
@@ -97,10 +98,8 @@ def _expand(ids: Iterable[int], tree: dict[int, set[int]]) -> set[int]:
     return out
 
 
-def load_templates(triggers: Iterable[str] | None = None) -> list[_Template]:
+def _load_templates() -> list[_Template]:
     qs = PlanTemplate.objects.filter(is_active=True).prefetch_related("steps", "departments", "disabled_departments")
-    if triggers is not None:
-        qs = qs.filter(trigger__in=list(triggers))
     tree = _department_tree()
     out = []
     for t in qs:
@@ -113,6 +112,20 @@ def load_templates(triggers: Iterable[str] | None = None) -> list[_Template]:
             patterns=[p.strip().lower() for p in re.split(r"[,，;；]", t.diagnosis_pattern or "") if p.strip()],
         ))
     return out
+
+
+# The active templates with their steps and expanded departments, shared by every generation call
+# of this process until a template, step or department changes (one token query per call instead
+# of five queries). The watched models are connected in apps.py.
+TEMPLATES = StampedCache("followups.templates", _load_templates)
+
+
+def load_templates(triggers: Iterable[str] | None = None) -> list[_Template]:
+    templates = TEMPLATES.get()
+    if triggers is None:
+        return templates
+    wanted = set(triggers)
+    return [t for t in templates if t.template.trigger in wanted]
 
 
 def encounter_triggers(encounter: Any) -> list[tuple[str, date]]:
@@ -195,7 +208,12 @@ def generate_for_encounters(encounters: Iterable[Any], *, today: date | None = N
     ids = [e if isinstance(e, int) else e.pk for e in encounters if isinstance(e, int) or encounter_triggers(e)]
     if not ids:
         return result
-    rows = list(Encounter.objects.filter(pk__in=ids).select_related("patient"))
+    # An intake action passes the encounter it has just written, with its patient: use it as is.
+    given = {e.pk: e for e in encounters if not isinstance(e, int) and Encounter.patient.is_cached(e)}
+    missing = [pk for pk in ids if pk not in given]
+    rows = [given[pk] for pk in ids if pk in given]
+    if missing:
+        rows += list(Encounter.objects.filter(pk__in=missing).select_related("patient"))
     result.encounters = len(rows)
     if not any(encounter_triggers(e) for e in rows):
         return result

@@ -6,7 +6,10 @@ frame or a failing message never stops the listener.
 Performance: the worker thread keeps its database connection open for the life of the MLLP
 connection (checked after an error, closed when the peer hangs up) instead of opening one per
 message, and the listener shares one department/doctor directory (refreshed every minute, or on a
-miss) across connections. Both matter for the ≥ 300 messages/s target on SQLite."""
+miss) across connections. Follow-up and survey planning for the visits a connection brings in is
+done in batches on that connection's thread (``patients.hooks.DeferredPlanning``): when 500 visits
+are waiting, when the oldest has waited a second, when the sender pauses for IDLE_FLUSH seconds,
+and when it hangs up. All of this matters for the ≥ 300 messages/s target on SQLite."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.db import connection
 
 from caredesk.patients.directory import Directory
+from caredesk.patients.hooks import DeferredPlanning
 
 from . import hl7_ingest
 from .hl7_adt import HL7Error, Message, build_ack, normalise
@@ -25,6 +29,7 @@ from .hl7_adt import HL7Error, Message, build_ack, normalise
 log = logging.getLogger(__name__)
 START, END = b"\x0b", b"\x1c\x0d"
 MAX_MESSAGE = 4 * 1024 * 1024
+IDLE_FLUSH = 0.2  # seconds without a message before the waiting planning is done
 
 
 def frame(text: str) -> bytes:
@@ -44,9 +49,18 @@ def _ready_connection() -> None:
         connection.close_if_unusable_or_obsolete()
 
 
-def _receive(payload: bytes, peer: str, directory: Directory | None = None) -> str:
+def _receive(payload: bytes, peer: str, directory: Directory | None = None,
+             planning: DeferredPlanning | None = None) -> str:
     _ready_connection()
-    return hl7_ingest.receive(payload, peer=peer, directory=directory)
+    ack = hl7_ingest.receive(payload, peer=peer, directory=directory)
+    if planning is not None and planning.due():
+        planning.flush()
+    return ack
+
+
+def _flush(planning: DeferredPlanning) -> None:
+    _ready_connection()
+    planning.flush()
 
 
 def _parsed(payload: bytes) -> Message | None:
@@ -56,22 +70,39 @@ def _parsed(payload: bytes) -> Message | None:
         return None
 
 
-def _close_connection() -> None:
-    connection.close()
+def _close_connection(planning: DeferredPlanning) -> None:
+    try:
+        planning.flush()
+    finally:
+        DeferredPlanning.uninstall()
+        connection.close()
 
 
-def _handler(directory: Directory):
+def _handler(directory: Directory, running: set[asyncio.Task[None]]):
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            running.add(task)
+            task.add_done_callback(running.discard)
         host, port = (writer.get_extra_info("peername") or ("?", "?"))[:2]
         peer = f"{host}:{port}"
         loop = asyncio.get_running_loop()
         # One thread per MLLP connection: messages of a connection are applied in order, and the
         # thread's database connection is reused for every message.
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mllp")
+        planning = DeferredPlanning()
+        worker.submit(planning.install)
         buffer = b""
         try:
             while True:
-                chunk = await reader.read(65536)
+                if len(planning):
+                    try:
+                        chunk = await asyncio.wait_for(reader.read(65536), IDLE_FLUSH)
+                    except TimeoutError:  # the sender paused: plan what came in
+                        await loop.run_in_executor(worker, _flush, planning)
+                        continue
+                else:
+                    chunk = await reader.read(65536)
                 if not chunk:
                     break
                 buffer += chunk
@@ -84,7 +115,7 @@ def _handler(directory: Directory):
                     start = block.find(START)
                     payload = block[start + 1:] if start >= 0 else block
                     try:
-                        ack = await loop.run_in_executor(worker, _receive, payload, peer, directory)
+                        ack = await loop.run_in_executor(worker, _receive, payload, peer, directory, planning)
                     except Exception as exc:  # the database is unreachable or locked: no ACK AA
                         log.error("hl7 message could not be stored error=%s", type(exc).__name__)
                         ack = build_ack(_parsed(payload), "AE", "暂时无法保存消息，请重发（message could not be stored, resend）")
@@ -93,18 +124,30 @@ def _handler(directory: Directory):
         except (ConnectionResetError, BrokenPipeError):
             pass
         finally:
-            writer.close()
-            with contextlib.suppress(RuntimeError):  # the interpreter is shutting down
-                worker.submit(_close_connection)  # on the thread that owns the connection
-            worker.shutdown(wait=False)
+            try:  # plan what is waiting, then close, on the thread that owns the connection
+                closing = loop.run_in_executor(worker, _close_connection, planning)
+                while not closing.done():  # even when the listener is being stopped
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.shield(closing)
+            except RuntimeError:  # the interpreter is shutting down
+                pass
+            finally:
+                worker.shutdown(wait=False)
+                writer.close()  # last: a peer that waits for the close knows the work is done
 
     return handle
 
 
 async def serve(host: str, port: int, ready: asyncio.Event | None = None) -> None:
-    server = await asyncio.start_server(_handler(Directory()), host, port)
+    running: set[asyncio.Task[None]] = set()
+    server = await asyncio.start_server(_handler(Directory(), running), host, port)
     log.info("hl7 listener on %s:%s", host, port)
     if ready is not None:
         ready.set()
-    async with server:
-        await server.serve_forever()
+    try:
+        async with server:
+            await server.serve_forever()
+    finally:  # stopping: let every connection plan what it has taken in and close its database connection
+        for task in list(running):
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)

@@ -37,33 +37,50 @@ def resolve_survivor(patient: Patient) -> Patient:
     return current
 
 
+def _probe(where: str, params: list[Any]) -> int | None:
+    """The lowest patient id matching ``where`` — an indexed probe in plain SQL (these run for every
+    feed message; the ORM's query building costs several times the lookup itself)."""
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT id FROM {connection.ops.quote_name(Patient._meta.db_table)} "  # noqa: S608
+                    f"WHERE {where} ORDER BY id LIMIT 1", params)
+        hit = cur.fetchone()
+    return hit[0] if hit else None
+
+
 def find_patient(data: PatientData) -> Patient | None:
-    """Matching order: any identifier → ID-number blind index → 门诊号/住院号 → name + mobile."""
+    """Matching order: any identifier → ID-number blind index → 门诊号/住院号 → name + mobile.
+    The record is read only once a probe has found its id; ``_matched_identifier`` on it says which
+    (system, value) found it, if one did."""
     from caredesk.core import pii
 
-    found: Patient | None = None
+    found: int | None = None
+    matched: tuple[str, str] | None = None
     for system, value in data.identifiers.items():
         if system and value:
-            # (system, value) is unique: a plain-SQL probe, the patient is read only when there is one.
+            # (system, value) is unique
             with connection.cursor() as cur:
                 cur.execute(f"SELECT patient_id FROM {connection.ops.quote_name(PatientIdentifier._meta.db_table)} "  # noqa: S608
                             "WHERE system = %s AND value = %s", [system, value])
                 hit = cur.fetchone()
             if hit is not None:
-                found = Patient.objects.get(pk=hit[0])
+                found, matched = hit[0], (system, value)
                 break
     if found is None and data.id_number.strip():
-        found = Patient.objects.filter(id_number_bidx=pii.blind_index("id_number", data.id_number)).order_by("id").first()
+        found = _probe("id_number_bidx = %s", [pii.blind_index("id_number", data.id_number)])
     if found is None and data.outpatient_no.strip():
-        found = Patient.objects.filter(outpatient_no=data.outpatient_no.strip()).order_by("id").first()
+        found = _probe("outpatient_no = %s", [data.outpatient_no.strip()])
     if found is None and data.inpatient_no.strip():
-        found = Patient.objects.filter(inpatient_no=data.inpatient_no.strip()).order_by("id").first()
+        found = _probe("inpatient_no = %s", [data.inpatient_no.strip()])
     if found is None and data.name.strip() and data.mobile.strip():
-        found = Patient.objects.filter(name=data.name.strip(), mobile_bidx=pii.blind_index("phone", data.mobile)).order_by("id").first()
+        found = _probe("name = %s AND mobile_bidx = %s", [data.name.strip(), pii.blind_index("phone", data.mobile)])
     if found is None:
         return None
+    patient = Patient.objects.get(pk=found)
     # Just read in this transaction: only a merged record needs following to its survivor.
-    return found if found.merged_into_id is None else resolve_survivor(found)
+    if patient.merged_into_id is not None:
+        return resolve_survivor(patient)
+    patient._matched_identifier = matched  # type: ignore[attr-defined]
+    return patient
 
 
 def _incoming(data: PatientData) -> dict[str, Any]:
@@ -105,6 +122,9 @@ def _add_identifiers(patient: Patient, identifiers: dict[str, str], *, new: bool
         for system, value in wanted.items():
             fastsql.insert(PatientIdentifier(patient=patient, system=system, value=value))
         return list(wanted)
+    matched = getattr(patient, "_matched_identifier", None)
+    if matched is not None and list(wanted.items()) == [matched]:
+        return []  # the one identifier sent is the one that found this patient
     known = set(PatientIdentifier.objects.filter(patient=patient, system__in=list(wanted)).values_list("system", "value"))
     added = []
     for system, value in wanted.items():
@@ -311,7 +331,10 @@ def record_encounter(
     if newer:
         encounter.feed_event_at = as_of
     before = encounter.status
-    changed = [name for name, value in values.items() if getattr(encounter, name) != value]
+    # related objects compare by id (reading encounter.department would cost a query)
+    changed = [name for name, value in values.items()
+               if (getattr(encounter, f"{name}_id") != value.pk if name in ("department", "doctor")
+                   else getattr(encounter, name) != value)]
     if encounter.patient_id != patient.pk:
         encounter.patient = patient
         changed.append("patient")
@@ -323,7 +346,8 @@ def record_encounter(
         if name != "patient":
             setattr(encounter, name, values[name])
     encounter.save()
-    refresh_visit_stats(patient)
+    if {"visit_at", "admitted_at", "patient"} & set(changed) or Encounter.Status.CANCELLED in (before, encounter.status):
+        refresh_visit_stats(patient)  # the visit figures only move with these
     audit.record(actor=acting_user, verb="encounter.updated", target=encounter, source=data.source_system, fields=sorted(changed))
     if before != encounter.status:
         if encounter.status == Encounter.Status.DISCHARGED:

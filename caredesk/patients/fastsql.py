@@ -1,12 +1,8 @@
 """Plain-SQL inserts for the hot paths of the intake feeds (the HL7 listener applies each message
 in its own transaction, several hundred a second).
 
-``insert(obj)`` writes a new row exactly as ``obj.save()`` would for a model that neither
-overrides ``save()`` nor has ``pre_save``/``post_save`` receivers: every concrete field goes
-through its own ``pre_save`` (auto_now, defaults already set on the instance) and
-``get_db_prep_save`` (so encrypted fields are encrypted, datetimes adapted). Django's generic
-insert path builds the same statement through its query compiler, which costs ~0.5 ms a row here;
-this costs a tenth of that. ``USES`` lists the models it is used for; a test checks that none of
+``insert(obj)`` (from ``caredesk.core.sqlinsert``) writes one new row exactly as ``obj.save()``
+would; ``insert_many`` does the same for a batch. ``USES`` lists the models it is used for; a test checks that none of
 them gained a ``save()`` override or a save signal receiver.
 """
 
@@ -21,30 +17,9 @@ from django.db import connection, models
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
+from caredesk.core.sqlinsert import insert
 
-@lru_cache(maxsize=32)
-def _insert_sql(model: type[models.Model], vendor: str) -> tuple[str, tuple[models.Field[Any, Any], ...]]:
-    meta = model._meta
-    fields = tuple(f for f in meta.concrete_fields if not f.primary_key)
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(str(f.column)) for f in fields)
-    pk_column = qn(str(meta.pk.column)) if meta.pk is not None else "id"
-    sql = (f"INSERT INTO {qn(meta.db_table)} ({columns}) "  # noqa: S608
-           f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {pk_column}")
-    return sql, fields
-
-
-def insert(obj: models.Model) -> models.Model:
-    if obj.pk is not None:
-        raise ValueError("insert() is for new rows")
-    sql, fields = _insert_sql(type(obj), connection.vendor)
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        obj.pk = cur.fetchone()[0]
-    obj._state.adding = False
-    obj._state.db = connection.alias
-    return obj
+__all__ = ["insert", "insert_many", "new_instance"]
 
 
 def _converter(field: models.Field[Any, Any]) -> Any:

@@ -4,10 +4,19 @@ functions, so the patient archive does not import the modules at start-up)."""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+from django.db import transaction
 
 if TYPE_CHECKING:
     from .models import Encounter, Patient
+
+log = logging.getLogger(__name__)
+_local = threading.local()
 
 
 def encounter_registered(encounter: Encounter) -> None:
@@ -53,31 +62,97 @@ def discharge_cancelled(encounter: Encounter) -> None:
 
 
 def encounters_registered(encounters: list[Encounter]) -> None:
+    if not encounters:
+        return
+    buffer = getattr(_local, "planning", None)
+    if buffer is not None:
+        buffer.add(registered=encounters)
+        return
+    _plan(encounters, [])
+
+
+def patients_discharged(encounters: list[Encounter]) -> None:
+    if not encounters:
+        return
+    buffer = getattr(_local, "planning", None)
+    if buffer is not None:
+        buffer.add(discharged=encounters)
+        return
+    _plan([], encounters)
+
+
+def patients_deceased(patients: list[Patient]) -> None:
+    for patient in patients:
+        patient_deceased(patient)
+
+
+def _plan(registered: list[Encounter], discharged: list[Encounter]) -> None:
     from caredesk.followups.hooks import on_encounters
     from caredesk.surveys.distribution import create_invitations
     from caredesk.surveys.models import SurveyRule
 
     from .models import Encounter as EncounterModel
 
-    if not encounters:
-        return
-    on_encounters(encounters)
-    outpatient = [e for e in encounters if e.kind == EncounterModel.Kind.OUTPATIENT]
+    # the follow-up centre reads the triggers from each encounter's state: one call for both lists
+    on_encounters(list({e.pk: e for e in [*registered, *discharged]}.values()))
+    outpatient = [e for e in registered if e.kind == EncounterModel.Kind.OUTPATIENT]
     if outpatient:
         create_invitations(outpatient, SurveyRule.Trigger.OUTPATIENT_VISIT)
+    if discharged:
+        create_invitations(discharged, SurveyRule.Trigger.DISCHARGE)
 
 
-def patients_discharged(encounters: list[Encounter]) -> None:
-    from caredesk.followups.hooks import on_encounters
-    from caredesk.surveys.distribution import create_invitations
-    from caredesk.surveys.models import SurveyRule
+class DeferredPlanning:
+    """Planning (follow-up plans and tasks, survey invitations) for a stream of single events,
+    collected and done in batches — the HL7 listener's way of keeping a feed fast: planning one
+    encounter costs about as much as planning a few hundred.
 
-    if not encounters:
-        return
-    on_encounters(encounters)
-    create_invitations(encounters, SurveyRule.Trigger.DISCHARGE)
+    While installed on a thread (``install``), the registration and discharge hooks only note the
+    encounter ids. ``flush`` plans them in one transaction from a fresh read of the encounters and
+    their patients, so whatever happened in between (a cancelled visit, a withdrawn discharge, a
+    death) is respected. If the process dies before a flush, the daily sweeps (follow-ups 06:30,
+    survey invitations 09:05) plan what was missed."""
 
+    def __init__(self, max_size: int = 500, max_age: float = 1.0) -> None:
+        self.max_size, self.max_age = max_size, max_age
+        self.registered: dict[int, None] = {}
+        self.discharged: dict[int, None] = {}
+        self.since: float | None = None
 
-def patients_deceased(patients: list[Patient]) -> None:
-    for patient in patients:
-        patient_deceased(patient)
+    def install(self) -> None:
+        _local.planning = self
+
+    @staticmethod
+    def uninstall() -> None:
+        _local.planning = None
+
+    def add(self, *, registered: Sequence[Encounter] = (), discharged: Sequence[Encounter] = ()) -> None:
+        self.registered.update((e.pk, None) for e in registered)
+        self.discharged.update((e.pk, None) for e in discharged)
+        if self.since is None:
+            self.since = time.monotonic()
+
+    def __len__(self) -> int:
+        return len(self.registered) + len(self.discharged)
+
+    def due(self) -> bool:
+        return len(self) >= self.max_size or (self.since is not None and time.monotonic() - self.since >= self.max_age)
+
+    def flush(self) -> int:
+        """Plan everything noted so far; returns how many encounters were planned. A failure is
+        logged and left to the sweeps (the feed itself is never blocked by planning)."""
+        from .models import Encounter as EncounterModel
+
+        registered, discharged = list(self.registered), list(self.discharged)
+        self.registered, self.discharged, self.since = {}, {}, None
+        if not registered and not discharged:
+            return 0
+        try:
+            with transaction.atomic():
+                rows = EncounterModel.objects.select_related("patient").in_bulk(set(registered) | set(discharged))
+                _plan([rows[pk] for pk in registered if pk in rows], [rows[pk] for pk in discharged if pk in rows])
+        except Exception as exc:  # the next sweep plans these encounters
+            log.error("deferred planning failed for %d encounters error=%s", len(registered) + len(discharged),
+                      type(exc).__name__)
+            return 0
+        return len(registered) + len(discharged)

@@ -8,4 +8,10 @@ class SurveysConfig(AppConfig):
     verbose_name = _("满意度调查")
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401
+        from caredesk.accounts.models import Department
+        from caredesk.questionnaires.models import Questionnaire, QuestionnaireVersion
+
+        from .distribution import RULES
+        from .models import SurveyRule
+
+        RULES.watch(SurveyRule, SurveyRule.departments.through, Questionnaire, QuestionnaireVersion, Department)

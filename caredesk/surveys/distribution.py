@@ -18,7 +18,6 @@ are checked when the invitation is planned and again when it is sent.
 from __future__ import annotations
 
 import logging
-import time as _time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from caredesk.core import audit
+from caredesk.core.configcache import StampedCache
 from caredesk.messaging.actions import Outgoing, enqueue_many, register_template
 from caredesk.patients.models import Consent, Encounter, Patient
 
@@ -145,37 +145,33 @@ class ActiveRule:
         return not self.departments or encounter.department_id in self.departments
 
 
-# trigger → monotonic time until which "no active rule" is trusted without a query (only the
-# negative answer is cached, so a stale entry can only delay a new rule by NO_RULE_CACHE_SECONDS in
-# other processes; the daily sweep plans whatever was missed). Rule saves clear it (signals.py).
-_NO_RULES: dict[str, float] = {}
-NO_RULE_CACHE_SECONDS = 60.0
-
-
-def clear_rule_cache() -> None:
-    _NO_RULES.clear()
-
-
-def active_rules(trigger: str) -> list[ActiveRule]:
+def _load_rules() -> dict[str, list[ActiveRule]]:
     from caredesk.questionnaires.models import QuestionnaireVersion
 
-    if _NO_RULES.get(trigger, 0.0) > _monotonic():
-        return []
-    rules = list(SurveyRule.objects.filter(trigger=trigger, is_active=True).prefetch_related("departments"))
-    if not rules:
-        _NO_RULES[trigger] = _monotonic() + NO_RULE_CACHE_SECONDS
-        return []
+    rules = list(SurveyRule.objects.filter(is_active=True).prefetch_related("departments"))
     published = {
         v.questionnaire_id: v
         for v in QuestionnaireVersion.objects.filter(
             questionnaire_id__in={r.questionnaire_id for r in rules}, status=QuestionnaireVersion.Status.PUBLISHED
         ).order_by("number")
     }
-    return [ActiveRule(r, {d.pk for d in r.departments.all()}, published.get(r.questionnaire_id)) for r in rules]
+    out: dict[str, list[ActiveRule]] = defaultdict(list)
+    for r in rules:
+        out[r.trigger].append(ActiveRule(r, {d.pk for d in r.departments.all()}, published.get(r.questionnaire_id)))
+    return dict(out)
 
 
-def _monotonic() -> float:
-    return _time.monotonic()
+# The active rules of this process, reloaded only after a rule, its departments or a questionnaire
+# version changed (one token query per planning call); the watched models are connected in apps.py.
+RULES = StampedCache("surveys.rules", _load_rules)
+
+
+def clear_rule_cache() -> None:
+    RULES.clear()
+
+
+def active_rules(trigger: str) -> list[ActiveRule]:
+    return RULES.get().get(trigger, [])
 
 
 def _tz() -> ZoneInfo:
@@ -246,8 +242,12 @@ def create_invitations(
     plan = [(a, e, w) for a, e, w in plan if (a.rule.pk, f"encounter:{e.pk}") not in existing]
     if not plan:
         return 0
-    # only what eligibility needs: no encrypted field is decrypted while planning
-    patients = Patient.objects.only(*ELIGIBILITY_FIELDS).in_bulk({e.patient_id for _a, e, _w in plan})
+    # only what eligibility needs: no encrypted field is decrypted while planning; an intake action
+    # passes its encounters with the patient it has just written
+    patients = {e.patient_id: e.patient for _a, e, _w in plan if Encounter.patient.is_cached(e)}
+    wanted = {e.patient_id for _a, e, _w in plan} - set(patients)
+    if wanted:
+        patients.update(Patient.objects.only(*ELIGIBILITY_FIELDS).in_bulk(wanted))
     eligibility = Eligibility.load(patients.values())
     whens = [w for _a, _e, w in plan]
     recent = _recent_invitations(set(patients), min(whens) - fatigue, max(whens) + fatigue)

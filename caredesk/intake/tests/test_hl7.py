@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from caredesk.intake import hl7_server
 from caredesk.intake.hl7_adt import Message, normalise
 from caredesk.intake.hl7_server import END, frame, serve
 from caredesk.intake.models import IngestMessage
@@ -34,7 +35,10 @@ def adt(trigger, control, *, visit="V100", klass="I", pid="MRN001", name="张^�
 
 
 @pytest.fixture
-def listener():
+def listener(monkeypatch):
+    # planning only on hang-up or when a batch is due, never while the test itself reads the
+    # database (test_planning_waits_for_a_pause covers the pause)
+    monkeypatch.setattr(hl7_server, "IDLE_FLUSH", 3600)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -76,6 +80,11 @@ class Client:
         return Message.parse(normalise(block))
 
     def close(self):
+        """Hang up and wait for the listener to close its side: it has then planned what it took
+        in and closed its database connection (the in-memory test database allows no overlap)."""
+        self.sock.shutdown(socket.SHUT_WR)
+        while self.sock.recv(65536):
+            pass
         self.sock.close()
 
 
@@ -170,6 +179,58 @@ def test_two_connections_at_once(listener):
     a.close()
     b.close()
     assert Encounter.objects.count() == 2
+
+
+def live(text: str) -> str:
+    """``text`` dated now (the follow-up centre plans nothing for visits months old)."""
+    from django.utils import timezone
+
+    now = timezone.localtime().strftime("%Y%m%d%H%M%S")
+    return text.replace("20260301100000", now).replace("20260301090000", now).replace("20260308100000", now)
+
+
+def test_visits_from_the_feed_are_planned_in_one_batch_from_a_fresh_read(listener):
+    from caredesk.followups.models import FollowupTask
+    from caredesk.questionnaires.models import Questionnaire
+    from caredesk.surveys.models import Invitation, SurveyRule
+
+    SurveyRule.objects.create(name="门诊次日", trigger="outpatient_visit", offset_days=1,
+                              questionnaire=Questionnaire.objects.get(code="survey-outpatient"))
+    client = Client(listener)
+    assert client.send(live(adt("A04", "F1", klass="O", visit="OP1"))).get("MSA", 1) == "AA"
+    assert client.send(live(adt("A01", "F2", visit="IP1"))).get("MSA", 1) == "AA"
+    assert client.send(live(adt("A03", "F3", visit="IP1", discharge="20260308100000"))).get("MSA", 1) == "AA"
+    assert client.send(live(adt("A01", "F4", visit="IP2"))).get("MSA", 1) == "AA"
+    assert client.send(live(adt("A03", "F5", visit="IP2", discharge="20260308100000"))).get("MSA", 1) == "AA"
+    assert client.send(live(adt("A13", "F6", visit="IP2"))).get("MSA", 1) == "AA"  # that discharge is withdrawn
+    assert not FollowupTask.objects.exists()  # the visits are noted, not planned one by one
+    client.close()  # hanging up plans what the connection took in
+    planned = set(FollowupTask.objects.values_list("encounter__source_id", flat=True))
+    assert planned == {"OP1", "IP1"}  # IP2's discharge was cancelled before the batch ran
+    assert FollowupTask.objects.filter(encounter__source_id="IP1").count() > 1  # the discharge schedule
+    assert list(Invitation.objects.values_list("encounter__source_id", flat=True)) == ["OP1"]
+
+
+def test_planning_runs_when_the_sender_pauses(listener, monkeypatch):
+    from caredesk.followups.models import FollowupTask
+    from caredesk.patients.hooks import DeferredPlanning
+
+    done = threading.Event()
+    original = DeferredPlanning.flush
+
+    def flush(self):
+        planned = original(self)
+        if planned:
+            done.set()
+        return planned
+
+    monkeypatch.setattr(DeferredPlanning, "flush", flush)
+    monkeypatch.setattr(hl7_server, "IDLE_FLUSH", 0.05)
+    client = Client(listener)
+    assert client.send(live(adt("A04", "Q1", klass="O", visit="OP9"))).get("MSA", 1) == "AA"
+    assert done.wait(10), "nothing was planned while the sender was quiet"
+    assert FollowupTask.objects.filter(encounter__source_id="OP9").exists()
+    client.close()
 
 
 @pytest.mark.skipif(not HL7_DIR.is_dir(), reason=f"shared HL7 samples not found at {HL7_DIR} (set CAREDESK_SHARED_DATA)")

@@ -151,12 +151,18 @@ def test_the_command_plans_missing_invitations_and_sends_them(org: Any, question
     assert Invitation.objects.count() == 1 and OutboxMessage.objects.count() == 1
 
 
-def test_no_rule_means_no_query_for_each_visit(org: Any, django_assert_max_num_queries: Any) -> None:
+def test_rules_are_read_once_and_a_new_rule_is_seen_at_once(org: Any, questionnaire: Any,
+                                                              django_assert_num_queries: Any) -> None:
     from caredesk.surveys.distribution import active_rules
+    from caredesk.surveys.models import SurveyRule
 
     active_rules("outpatient_visit")
-    with django_assert_max_num_queries(0):
+    with django_assert_num_queries(1):  # only the configuration stamp
         assert active_rules("outpatient_visit") == []
+    rule = SurveyRule.objects.create(name="门诊次日", trigger="outpatient_visit", offset_days=1, questionnaire=questionnaire)
+    assert [r.rule for r in active_rules("outpatient_visit")] == [rule]
+    rule.departments.add(org["nk"])
+    assert active_rules("outpatient_visit")[0].departments == {org["nk"].pk}
 
 
 def test_a_closed_complaint_invites_the_complainant_once(org: Any, questionnaire: Any) -> None:
