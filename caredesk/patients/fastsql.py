@@ -2,57 +2,22 @@
 in its own transaction, several hundred a second).
 
 ``insert(obj)`` (from ``caredesk.core.sqlinsert``) writes one new row exactly as ``obj.save()``
-would; ``insert_many`` does the same for a batch. ``USES`` lists the models it is used for; a test checks that none of
-them gained a ``save()`` override or a save signal receiver.
+would; ``insert_many`` does the same for a batch. A test checks that none of the models written
+this way gained a ``save()`` override or a save signal receiver.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, models
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
-from caredesk.core.sqlinsert import insert
+from caredesk.core.sqlinsert import _converter, insert
 
 __all__ = ["insert", "insert_many", "new_instance"]
-
-
-def _converter(field: models.Field[Any, Any]) -> Any:
-    """A function value -> database value equal to ``field.get_db_prep_save`` for the field types
-    of the archive tables, without the generic per-value dispatch (which dominates bulk inserts)."""
-    from caredesk.core.pii import EncryptedTextField
-
-    ops = connection.ops
-    if isinstance(field, EncryptedTextField):
-        return field.get_prep_value
-    if isinstance(field, models.DateTimeField):  # before DateField, its base class
-        if connection.vendor == "sqlite" and settings.USE_TZ:
-            return _sqlite_datetime(ops.adapt_datetimefield_value, connection.timezone)
-        return ops.adapt_datetimefield_value
-    if isinstance(field, models.DateField):
-        return ops.adapt_datefield_value
-    if isinstance(field, models.ForeignKey | models.CharField | models.TextField | models.BooleanField | models.IntegerField):
-        return None  # the driver takes the Python value as it is
-    return lambda value: field.get_db_prep_save(value, connection)
-
-
-def _sqlite_datetime(adapt: Any, tz: Any) -> Any:
-    """SQLite's ``adapt_datetimefield_value`` for an aware datetime is
-    ``str(timezone.make_naive(value, connection.timezone))``; this does the same without the
-    settings and ``timezone`` look-ups per value (a sixth of the bulk insert's time). Anything
-    else (naive values, expressions) goes through Django's own function."""
-
-    def convert(value: Any) -> Any:
-        if type(value) is datetime and value.utcoffset() is not None:
-            return str(value.astimezone(tz).replace(tzinfo=None))
-        return adapt(value)
-
-    return convert
 
 
 @lru_cache(maxsize=32)
