@@ -7,8 +7,9 @@ from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from . import models as patient_models
 from .actions import record_patient_view
-from .models import SEARCH_CAP, Encounter, Patient
+from .models import Encounter, Patient
 
 PAGE_SIZE = 25
 TIMELINE_SIZE = 20
@@ -36,7 +37,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     else:
         page = Paginator(patients.order_by("-last_visit_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     template = "patients/patient_list.html#results" if request.htmx else "patients/patient_list.html"  # type: ignore[attr-defined]
-    return render(request, template, {"page": page, "q": query, "capped": capped, "cap": SEARCH_CAP})
+    return render(request, template, {"page": page, "q": query, "capped": capped, "cap": patient_models.SEARCH_CAP})
 
 
 SERVICE_HISTORY_SIZE = 5
