@@ -214,17 +214,17 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         if re.fullmatch(r"[A-Za-z0-9-]{3,40}", compact):
             on_patient(Q(outpatient_no=compact))
             on_patient(Q(inpatient_no=compact))
-        if re.search(r"[\u4e00-\u9fff]", compact):
-            name = compact[:NAME_MAX_LENGTH]
+        if re.search(r"[\u4e00-\u9fff]", compact) and len(compact) <= NAME_MAX_LENGTH:
+            name = compact
             if connections[db].vendor == "postgresql":
                 # LIKE 'q%' uses the varchar_pattern_ops index Django adds to ``name`` (a range
                 # would depend on the database collation)
                 on_patient(Q(name__startswith=name))
             else:  # SQLite compares in code-point order (BINARY): the range is the prefix
-                on_patient(Q(name__gte=name, name__lt=_after_prefix(name)))
+                on_patient(_starts_with("name", name))
             branches.append(
                 PatientNameSuffix.objects.using(db)
-                .filter(suffix__gte=name, suffix__lt=_after_prefix(name))
+                .filter(_starts_with("suffix", name))
                 .order_by()
                 .values_list("patient_id", flat=True)
             )
@@ -237,9 +237,21 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         return ids, capped
 
 
-def _after_prefix(text: str) -> str:
-    """The smallest string above every string that starts with ``text`` (code-point order)."""
-    return text[:-1] + chr(ord(text[-1]) + 1)
+def _after_prefix(text: str) -> str | None:
+    """The smallest string above every string that starts with ``text`` (code-point order): its
+    last character + 1, skipping the surrogates (UTF-8 cannot hold them); U+10FFFF, the last code
+    point, carries over to the character before it; None when there is no such string."""
+    stem = text.rstrip("\U0010ffff")
+    if not stem:
+        return None
+    code = ord(stem[-1]) + 1
+    return stem[:-1] + chr(0xE000 if 0xD800 <= code <= 0xDFFF else code)
+
+
+def _starts_with(field: str, text: str) -> Q:
+    """``field`` starts with ``text`` as an index range (code-point order)."""
+    upper = _after_prefix(text)
+    return Q(**{f"{field}__gte": text}) & (Q(**{f"{field}__lt": upper}) if upper is not None else Q())
 
 
 class Patient(models.Model):

@@ -106,7 +106,7 @@ def test_contains_finds_prefixes_middles_ends_and_single_characters(text, org):
 
 def test_contains_does_not_find_what_is_not_in_the_name(org):
     make_patient("王小明", mobile="13700000001")
-    for text in ["明王", "小王", "王明", "大", "王小明明"]:
+    for text in ["明王", "小王", "王明", "大", "王小明明", "王%", "小_", "王\\"]:
         assert not Patient.objects.search(text), text
 
 
@@ -153,3 +153,19 @@ def test_a_capped_search_says_so_and_pages_in_page_order(org, login, agent, monk
     assert len(list(second)) == 5 and not {p.pk for p in second} & {p.pk for p in page}
     html = client.get(reverse("patients:list"), {"q": "田一"}).content.decode()
     assert "找到 1 位患者" in html and "匹配的患者很多" not in html
+
+
+def test_the_upper_bound_of_a_prefix_range():
+    from caredesk.patients.models import _after_prefix
+
+    assert _after_prefix("王小") == "王尐"  # 小 U+5C0F → 尐 U+5C10
+    assert _after_prefix("王\ud7ff") == "王\ue000"
+    assert _after_prefix("王\U0010ffff") == "玌"  # 王 U+738B → U+738C
+    assert _after_prefix("\U0010ffff") is None
+    assert "王小" + "\U0010ffff" * 5 < _after_prefix("王小") <= "王少"
+
+
+def test_a_query_longer_than_any_name_finds_nothing(org):
+    make_patient("阿" * 60, mobile="13700000009")
+    assert not Patient.objects.search("阿" * 61)
+    assert Patient.objects.search("阿" * 60).count() == 1
