@@ -4,13 +4,16 @@ uses blind indexes; fuzzy search uses pinyin, initials and the last four mobile 
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Collection
 from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -18,6 +21,7 @@ from caredesk.core import pii
 from caredesk.core.pii import EncryptedTextField
 
 VIEW_ALL_PERMISSION = "patients.view_all_patients"
+NAME_MAX_LENGTH = 60
 SEARCH_CAP = 2000  # matches kept per search branch (a name search for 王 stops there)
 
 # Surnames whose reading differs from the character's most common reading.
@@ -160,33 +164,94 @@ class PatientQuerySet(models.QuerySet["Patient"]):
 
     def search(self, text: str) -> PatientQuerySet:
         """Name (contains), pinyin (full or initials, prefix), full mobile, last four digits,
-        exact ID number, 门诊号/住院号."""
-        text = (text or "").strip()
-        if not text:
+        exact ID number, 门诊号/住院号 (see ``search_ids``)."""
+        ids, _capped = self.search_ids(text)
+        return self.among(ids)
+
+    def among(self, ids: Collection[int]) -> PatientQuerySet:
+        """Only the patients whose id is in ``ids`` (up to a few thousand), sent as ONE parameter
+        (a PostgreSQL array, a JSON list on SQLite) instead of one placeholder per id: with 4,000
+        ids that halves the query's time, most of it spent building and quoting the statement."""
+        if not ids:
             return self.none()
+        table = connections[self.db].ops.quote_name(self.model._meta.db_table)
+        numbers = [int(i) for i in ids]
+        param: object
+        # the table name comes from the model, the ids travel as a bound parameter
+        if connections[self.db].vendor == "postgresql":
+            sql, param = f"{table}.id = ANY(%s::bigint[])", numbers
+        else:
+            sql, param = f"{table}.id IN (SELECT value FROM json_each(%s))", json.dumps(numbers)  # noqa: S608
+        return self.filter(RawSQL(sql, (param,), output_field=models.BooleanField()))  # noqa: S611
+
+    def search_ids(self, text: str) -> tuple[set[int], bool]:
+        """Ids of the patients that ``text`` finds (before this queryset's own filters), and
+        whether a branch stopped at ``SEARCH_CAP`` (then there are more matches than returned).
+
+        One small indexed query per branch (an OR across columns, one of them mostly empty, makes
+        SQLite's planner scan the table). "Name contains q" is two index ranges: ``name`` starts
+        with q, or one of the name's suffixes from the 2nd character on does (``PatientNameSuffix``)."""
+        text = (text or "").strip()
         compact = re.sub(r"\s+", "", text)
         digits = re.sub(r"[\s-]", "", text)
-        branches: list[Q] = []
+        if not compact:
+            return set(), False
+        db = self.db
+        branches: list[models.QuerySet[Any]] = []
+
+        def on_patient(q: Q) -> None:
+            branches.append(Patient.objects.using(db).filter(q).order_by().values_list("pk", flat=True))
+
         if re.fullmatch(r"[A-Za-z]+", compact):
-            branches += [_prefix(compact.lower(), "name_pinyin"), _prefix(compact.lower(), "name_initials")]
+            on_patient(_prefix(compact.lower(), "name_pinyin"))
+            on_patient(_prefix(compact.lower(), "name_initials"))
         if re.fullmatch(r"\d{4}", digits):
-            branches.append(Q(mobile_last4=digits))
+            on_patient(Q(mobile_last4=digits))
         if re.fullmatch(r"(\+?86)?1\d{10}", digits):
-            branches.append(Q(mobile_bidx=pii.blind_index("phone", digits)))
+            on_patient(Q(mobile_bidx=pii.blind_index("phone", digits)))
         if re.fullmatch(r"\d{15}|\d{17}[\dXx]", digits):
-            branches.append(Q(id_number_bidx=pii.blind_index("id_number", digits)))
+            on_patient(Q(id_number_bidx=pii.blind_index("id_number", digits)))
         if re.fullmatch(r"[A-Za-z0-9-]{3,40}", compact):
-            branches += [Q(outpatient_no=compact), Q(inpatient_no=compact)]
-        if re.search(r"[\u4e00-\u9fff]", compact):
-            branches.append(Q(name__contains=compact))
-        if not branches:
-            return self.none()
-        # One small indexed query per branch (an OR across columns, one of them mostly empty, makes
-        # SQLite's planner scan the table), then the caller's filters and ordering on the ids.
+            on_patient(Q(outpatient_no=compact))
+            on_patient(Q(inpatient_no=compact))
+        if re.search(r"[\u4e00-\u9fff]", compact) and len(compact) <= NAME_MAX_LENGTH:
+            name = compact
+            if connections[db].vendor == "postgresql":
+                # LIKE 'q%' uses the varchar_pattern_ops index Django adds to ``name`` (a range
+                # would depend on the database collation)
+                on_patient(Q(name__startswith=name))
+            else:  # SQLite compares in code-point order (BINARY): the range is the prefix
+                on_patient(_starts_with("name", name))
+            branches.append(
+                PatientNameSuffix.objects.using(db)
+                .filter(_starts_with("suffix", name))
+                .order_by()
+                .values_list("patient_id", flat=True)
+            )
         ids: set[int] = set()
+        capped = False
         for branch in branches:
-            ids.update(Patient.objects.filter(branch).order_by().values_list("pk", flat=True)[:SEARCH_CAP])
-        return self.filter(pk__in=ids)
+            found = list(branch[:SEARCH_CAP])
+            capped |= len(found) >= SEARCH_CAP
+            ids.update(found)
+        return ids, capped
+
+
+def _after_prefix(text: str) -> str | None:
+    """The smallest string above every string that starts with ``text`` (code-point order): its
+    last character + 1, skipping the surrogates (UTF-8 cannot hold them); U+10FFFF, the last code
+    point, carries over to the character before it; None when there is no such string."""
+    stem = text.rstrip("\U0010ffff")
+    if not stem:
+        return None
+    code = ord(stem[-1]) + 1
+    return stem[:-1] + chr(0xE000 if 0xD800 <= code <= 0xDFFF else code)
+
+
+def _starts_with(field: str, text: str) -> Q:
+    """``field`` starts with ``text`` as an index range (code-point order)."""
+    upper = _after_prefix(text)
+    return Q(**{f"{field}__gte": text}) & (Q(**{f"{field}__lt": upper}) if upper is not None else Q())
 
 
 class Patient(models.Model):
@@ -201,7 +266,7 @@ class Patient(models.Model):
         CHECKUP = "checkup", _("体检")
         GROUP = "group", _("团体")
 
-    name = models.CharField(_("姓名"), max_length=60, db_index=True)  # covering index for "contains"
+    name = models.CharField(_("姓名"), max_length=NAME_MAX_LENGTH, db_index=True)  # prefix half of "contains"
     name_pinyin = models.CharField(_("姓名拼音"), max_length=120, blank=True, db_index=True)
     name_initials = models.CharField(_("拼音首字母"), max_length=30, blank=True, db_index=True)
     sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
@@ -285,6 +350,29 @@ class PatientIdentifier(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system}:{self.value}"
+
+
+class PatientNameSuffix(models.Model):
+    """Every suffix of a patient's name that starts at its 2nd..nth character (the whole name is
+    served by the ``name`` index), so "name contains q" is two index ranges: ``name`` starts with
+    q, or some suffix starts with q. Written only by database triggers on ``patients_patient``
+    (insert, update of name, delete; migration 0005), so every writer — ORM saves, ``bulk_create``,
+    raw SQL inserts of the feeds, seeding, merges — keeps it in step. No foreign key on purpose:
+    the patient merge walks the patient's relations and must not move these rows; the delete
+    trigger removes them. On PostgreSQL the column is in the "C" collation so that a range is a
+    prefix whatever the database's collation."""
+
+    pk = models.CompositePrimaryKey("suffix", "patient_id")
+    suffix = models.CharField(max_length=NAME_MAX_LENGTH)
+    patient_id = models.BigIntegerField()
+
+    class Meta:
+        verbose_name = _("姓名后缀索引")
+        verbose_name_plural = _("姓名后缀索引")
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"#{self.patient_id}"
 
 
 class EncounterQuerySet(models.QuerySet["Encounter"]):

@@ -3,10 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
+from . import models as patient_models
 from .actions import record_patient_view
 from .models import Encounter, Patient
 
@@ -17,12 +18,26 @@ TIMELINE_SIZE = 20
 @login_required
 def patient_list(request: HttpRequest) -> HttpResponse:
     query = (request.GET.get("q") or "").strip()[:60]
-    patients = Patient.objects.visible_to(request.user).active()
-    patients = patients.search(query) if query else patients
-    patients = patients.select_related("group_client").order_by("-last_visit_at", "-id")
-    page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
+    patients = Patient.objects.visible_to(request.user).active().select_related("group_client")
+    capped = False
+    page: Page[Any]
+    if query:
+        # The matching ids are already in memory: ONE query keeps the visible, active ones in
+        # page order (the ids go as one array parameter), the count and the page are cut from
+        # that list in Python (not a COUNT and a page query that each send the ids back), then
+        # only the page's 25 rows are loaded.
+        ids, capped = patients.search_ids(query)
+        ordered: list[Any] = list(
+            patients.among(ids).order_by("-last_visit_at", "-id").values_list("pk", flat=True) if ids else []
+        )
+        page = Paginator(ordered, PAGE_SIZE).get_page(request.GET.get("page"))
+        page_ids = list(page.object_list)
+        rows = patients.in_bulk(page_ids) if page_ids else {}
+        page.object_list = [rows[pk] for pk in page_ids if pk in rows]
+    else:
+        page = Paginator(patients.order_by("-last_visit_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     template = "patients/patient_list.html#results" if request.htmx else "patients/patient_list.html"  # type: ignore[attr-defined]
-    return render(request, template, {"page": page, "q": query})
+    return render(request, template, {"page": page, "q": query, "capped": capped, "cap": patient_models.SEARCH_CAP})
 
 
 SERVICE_HISTORY_SIZE = 5

@@ -57,6 +57,26 @@ def test_search_by_initials_then_open_the_patient_page(live_server, page, shot, 
     shot(page, "patient-page-revealed")
 
 
+def test_search_by_a_character_in_the_middle_of_the_name_and_a_capped_search(live_server, page, shot, supervisor, archive,
+                                                                              monkeypatch):
+    from caredesk.patients import models
+    from caredesk.patients.tests.factories import make_patient
+
+    for i in range(4):
+        make_patient(f"王三{i}", mobile=f"1370000000{i}")
+    _login(page, live_server.url)
+    page.fill("#patient-q", "三")  # the end of 张三 and the middle of 王三0..王三3
+    results = page.locator("#patient-results")
+    expect(results.locator(".search-count")).to_have_text("找到 5 位患者")
+    assert "张*" in results.inner_text() and "王*" in results.inner_text() and "李*" not in results.inner_text()
+    assert "张三" not in page.content()
+    shot(page, "patients-search-middle-character")
+    monkeypatch.setattr(models, "SEARCH_CAP", 3)  # the live server runs in this process
+    page.fill("#patient-q", "王")
+    expect(results.locator(".search-count")).to_contain_text("匹配的患者很多")
+    shot(page, "patients-search-capped")
+
+
 def test_patient_pages_on_a_phone(live_server, browser, shot, supervisor, archive):
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, locale="zh-CN")
     page = context.new_page()
