@@ -196,35 +196,62 @@ def _earliest_due(today: date) -> date | None:
     return None if days is None else today - timedelta(days=int(days))
 
 
+def _plan_ends(tpl: _Template, trigger: date) -> date:
+    """The due date of the template's last step for this trigger date."""
+    return max((occ.due for occ in schedule(tpl.steps, trigger)), default=trigger)
+
+
+def _longest_plan_days(templates: list[_Template]) -> dict[str, int]:
+    """Per trigger, how many days its longest plan runs after the trigger date, plus a month of
+    slack for working-day shifts and month lengths (the pre-filter must never drop a plan that
+    still has a step to do; the exact check follows)."""
+    ref = date(2026, 1, 1)
+    out: dict[str, int] = {}
+    for tpl in templates:
+        days = (_plan_ends(tpl, ref) - ref).days + 31
+        out[tpl.template.trigger] = max(out.get(tpl.template.trigger, 0), days)
+    return out
+
+
 def generate_for_encounters(encounters: Iterable[Any], *, today: date | None = None,
                             templates: list[_Template] | None = None) -> Result:
     """Start the plans that the given encounters (objects or ids) trigger and create their tasks.
     Runs in the caller's transaction. Idempotent."""
-    from caredesk.patients.models import Encounter
+    from caredesk.patients.models import Encounter, Patient
 
     result = Result()
     encounters = list(encounters)
-    # An admission or a cancelled visit fires no trigger: no query at all (the HL7 feed's hot path).
-    ids = [e if isinstance(e, int) else e.pk for e in encounters if isinstance(e, int) or encounter_triggers(e)]
+    templates = load_templates() if templates is None else templates
+    today = today or timezone.localdate()
+    earliest = _earliest_due(today)
+    # An admission or a cancelled visit fires no trigger, and a visit so old that every plan would
+    # already be over (an import of past years) has nothing to plan: no query for either.
+    oldest = None if earliest is None else {
+        trigger: earliest - timedelta(days=days) for trigger, days in _longest_plan_days(templates).items()}
+
+    def may_plan(encounter: Any) -> bool:
+        return any(oldest is None or (trigger in oldest and day >= oldest[trigger])
+                   for trigger, day in encounter_triggers(encounter))
+
+    ids = [e if isinstance(e, int) else e.pk for e in encounters if isinstance(e, int) or may_plan(e)]
     if not ids:
         return result
     # An intake action passes the encounter it has just written, with its patient: use it as is.
     given = {e.pk: e for e in encounters if not isinstance(e, int) and Encounter.patient.is_cached(e)}
     missing = [pk for pk in ids if pk not in given]
     rows = [given[pk] for pk in ids if pk in given]
-    if missing:
-        rows += list(Encounter.objects.filter(pk__in=missing).select_related("patient"))
+    if missing:  # the patient's identity fields are not needed here: not read, not decrypted
+        rows += list(Encounter.objects.filter(pk__in=missing).select_related("patient").defer(
+            *(f"patient__{name}" for name in Patient.revealable_fields)))
     result.encounters = len(rows)
     if not any(encounter_triggers(e) for e in rows):
         return result
-    templates = load_templates() if templates is None else templates
-    today = today or timezone.localdate()
-    earliest = _earliest_due(today)
     by_trigger: dict[str, list[_Template]] = {}
     for tpl in templates:
         by_trigger.setdefault(tpl.template.trigger, []).append(tpl)
 
     wanted: list[tuple[_Template, Any, date]] = []  # (template, encounter, trigger date)
+    ends: dict[tuple[int, date], date] = {}
     for enc in rows:
         patient = enc.patient
         if patient.is_deceased or enc.outcome == Encounter.Outcome.DIED:
@@ -244,6 +271,11 @@ def generate_for_encounters(encounters: Iterable[Any], *, today: date | None = N
         codes = {m[0].template.pk for m in matched}
         for tpl, day in matched:
             if tpl.template.skip_when_id and tpl.template.skip_when_id in codes:
+                continue
+            if (tpl.template.pk, day) not in ends:
+                ends[(tpl.template.pk, day)] = _plan_ends(tpl, day)
+            if earliest is not None and ends[(tpl.template.pk, day)] < earliest:
+                result.skip("too_old")  # every step would be due before the backfill window
                 continue
             wanted.append((tpl, enc, day))
     if not wanted:

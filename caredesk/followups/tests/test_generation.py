@@ -202,3 +202,26 @@ def test_seed_demo_makes_followup_tasks_once(org):
     assert not due_now.exists() or due_now.filter(assignee__username="agent").exists()
     call_command("seed_demo", "--patients", "40", "--seed", "2", verbosity=0)
     assert FollowupTask.objects.count() == first
+
+
+def test_history_older_than_every_plan_plans_nothing_and_reads_nothing(org, settings, django_assert_num_queries):
+    """An import of past years: a plan whose every step would be due before the backfill window is
+    not started at all; a discharge whose schedule still reaches into the window gets only the
+    steps still to come."""
+    settings.FOLLOWUP_BACKFILL_DAYS = 30
+    today = date(2026, 11, 23)
+    patient = make_patient()
+    old = make_encounter(patient, discharged="2024-05-06 10:00")
+    visit = make_encounter(patient, kind="outpatient", visit="2026-06-01 10:00")
+    FollowupPlan.objects.all().delete()
+    stubs = [type(e)(pk=e.pk, patient_id=e.patient_id, kind=e.kind, status=e.status, visit_at=e.visit_at,
+                     discharged_at=e.discharged_at) for e in (old, visit)]  # as a bulk path passes them
+    with django_assert_num_queries(1):  # the template cache's stamp, nothing else
+        result = generate.generate_for_encounters(stubs, today=today)
+    assert result.plans_offered == 0 and not FollowupPlan.objects.exists()
+    recent = make_encounter(patient, discharged="2026-05-20 10:00")  # +12 months reaches 2027
+    FollowupPlan.objects.all().delete()
+    result = generate.generate_for_encounters([recent.pk], today=today)
+    assert result.plans_offered == 1
+    dues = sorted(FollowupTask.objects.filter(encounter=recent).values_list("due_date", flat=True))
+    assert dues and dues[0] >= date(2026, 10, 24)  # nothing due before the 30-day window
