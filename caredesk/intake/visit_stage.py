@@ -79,9 +79,19 @@ _KNOWN_FIELDS = ("id", "merged_into_id", "name", "sex", "birth_date", "id_number
                  "inpatient_no", "source_channel", "address_c")
 
 
-def _load_known(q: Q) -> list[_Known]:
+def _load_known(q: Q, arrays: dict[str, list[Any]] | None = None) -> list[_Known]:
+    """Patients matching ``q``, lowest id first. On PostgreSQL the same condition is sent as one
+    ``= ANY(%s)`` array per column (``arrays``: column -> values): a batch's IN lists hold thousands
+    of parameters, which PostgreSQL spends longer parsing and planning than running."""
     from caredesk.patients.models import Patient
 
+    if arrays is not None and connection.vendor == "postgresql":
+        columns = ", ".join(f"p.{c}" for c in _KNOWN_FIELDS[:-1])
+        where = " OR ".join(f"p.{c} = ANY(%s)" for c in arrays) or "false"
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT {columns}, p.address FROM {Patient._meta.db_table} p WHERE {where} ORDER BY p.id",  # noqa: S608
+                        [list(v) for v in arrays.values()])
+            return [_Known(r) for r in cur.fetchall()]
     qs = Patient.objects.filter(q).order_by("id").annotate(address_c=Cast("address", TextField())).values_list(*_KNOWN_FIELDS)
     return [_Known(r) for r in qs]
 
@@ -135,19 +145,17 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
         for kind, value in keys:
             wanted[kind].add(value)
     q = Q(pk__in=[])
-    if wanted["id"]:
-        q |= Q(id_number_bidx__in=wanted["id"])
-    if wanted["out"]:
-        q |= Q(outpatient_no__in=wanted["out"])
-    if wanted["in"]:
-        q |= Q(inpatient_no__in=wanted["in"])
-    if wanted["name_mobile"]:
-        q |= Q(mobile_bidx__in={v.split("|", 1)[1] for v in wanted["name_mobile"]})
-    found = _load_known(q)
+    arrays: dict[str, list[Any]] = {}
+    for kind, column in (("id", "id_number_bidx"), ("out", "outpatient_no"), ("in", "inpatient_no"), ("name_mobile", "mobile_bidx")):
+        if wanted[kind]:
+            listed = sorted({v.split("|", 1)[1] for v in wanted[kind]} if kind == "name_mobile" else wanted[kind])
+            q |= Q(**{f"{column}__in": listed})
+            arrays[column] = listed
+    found = _load_known(q, arrays)
     by_pk: dict[int, Any] = {p.pk: p for p in found}
     pending = {p.merged_into_id for p in found if p.merged_into_id} - by_pk.keys()
     while pending:
-        more = _load_known(Q(pk__in=pending))
+        more = _load_known(Q(pk__in=pending), {"id": sorted(pending)})
         by_pk.update({p.pk: p for p in more})
         pending = {p.merged_into_id for p in more if p.merged_into_id} - by_pk.keys()
 
@@ -219,9 +227,15 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     # 3. which encounters exist already (id, status before this batch)
     existing: dict[str, tuple[int, str]] = {}
     source_ids = [r.source_id for r in rows]
-    for start in range(0, len(source_ids), 5000):
-        existing.update((s, (pk, st)) for s, pk, st in Encounter.objects.filter(
-            source_system=source_system, source_id__in=source_ids[start:start + 5000]).values_list("source_id", "id", "status"))
+    if vendor == "postgresql":  # one array parameter instead of thousands (see _load_known)
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT source_id, id, status FROM {Encounter._meta.db_table} "  # noqa: S608
+                        "WHERE source_system = %s AND source_id = ANY(%s)", [source_system, source_ids])
+            existing.update((s, (pk, st)) for s, pk, st in cur.fetchall())
+    else:
+        for start in range(0, len(source_ids), 5000):
+            existing.update((s, (pk, st)) for s, pk, st in Encounter.objects.filter(
+                source_system=source_system, source_id__in=source_ids[start:start + 5000]).values_list("source_id", "id", "status"))
 
     # 4. new patients: visit figures from the batch's new encounters, then one bulk write
     fresh = {id(p) for p in new_patients}
