@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -109,6 +109,7 @@ def _keys(p: Any) -> list[tuple[str, str]]:
     return keys
 
 
+@transaction.atomic  # the stage's rows live until commit (ON COMMIT DELETE ROWS): never apply in autocommit
 def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_user: Any = None) -> list[str]:
     from caredesk.patients import fastsql, hooks
     from caredesk.patients.models import Encounter, Patient
