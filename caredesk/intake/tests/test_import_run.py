@@ -40,7 +40,7 @@ class MemoryArchive:
 @pytest.fixture
 def archive(monkeypatch: pytest.MonkeyPatch) -> MemoryArchive:
     mem = MemoryArchive()
-    monkeypatch.setattr(actions, "default_applier", lambda method="staged": mem)
+    monkeypatch.setattr(actions, "default_applier", lambda: mem)
     return mem
 
 
