@@ -31,14 +31,26 @@ class VisitApplier(Protocol):
     def __call__(self, rows: list[VisitRow], *, source_system: str, acting_user: Any) -> list[str]: ...
 
 
-def default_applier() -> VisitApplier:
+METHODS = ("staged", "batch")
+
+
+def default_applier(method: str = "staged") -> VisitApplier:
+    """``staged`` (default): the batch goes through a temporary table and set-based SQL (COPY on
+    PostgreSQL), ``visit_stage``; ``batch``: the row-by-row reference path, ``visit_apply``. Both
+    give the same archive (a test compares them)."""
     from django.apps import apps
 
     if not apps.is_installed("caredesk.patients"):
         raise ImportError("caredesk.patients is not installed")
-    from .visit_apply import apply_visit_rows
+    if method not in METHODS:
+        raise ValueError(f"unknown import method {method!r}")
+    if method == "batch":
+        from .visit_apply import apply_visit_rows
 
-    return apply_visit_rows
+        return apply_visit_rows
+    from .visit_stage import apply_visit_rows_staged
+
+    return apply_visit_rows_staged
 
 
 def file_sha256(path: Path) -> str:
@@ -67,6 +79,7 @@ def import_visits(
     applier: VisitApplier | None = None,
     batch_size: int = BATCH_SIZE,
     progress: Callable[[ImportRun], None] | None = None,
+    method: str = "staged",
 ) -> ImportRun:
     """Import one visit file. Each batch commits on its own (a crash keeps what went in; a re-run
     changes nothing for rows already in). A batch that fails as a whole is retried row by row so
@@ -79,7 +92,8 @@ def import_visits(
     )
     log.info("import run %s started", run.pk)
     try:
-        apply = applier or default_applier()
+        # the default path is asked for without an argument (tests replace default_applier with a factory)
+        apply = applier or (default_applier() if method == "staged" else default_applier(method))
     except ImportError:
         return _finish(run, acting_user, error=_("患者档案模块尚未安装，无法导入。"))
     try:

@@ -23,6 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--map", action="append", default=[], metavar="标准列=文件列",
                             help="one column of the mapping to save, e.g. 姓名=病人姓名 (repeat)")
         parser.add_argument("--batch-size", type=int, default=2000)
+        parser.add_argument("--method", choices=["staged", "batch"], default="staged",
+                            help="staged (default): temporary table + set-based SQL, COPY on PostgreSQL; "
+                                 "batch: the row-by-row reference path")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         if opts["save_mapping"]:
@@ -47,7 +50,8 @@ class Command(BaseCommand):
             mapping = ColumnMapping.objects.filter(name=opts["mapping"]).first()
             if mapping is None:
                 raise CommandError(f"no saved column mapping named {opts['mapping']!r}")
-        run = import_visits(path, source_system=opts["source_system"], mapping=mapping, batch_size=opts["batch_size"])
+        run = import_visits(path, source_system=opts["source_system"], mapping=mapping, batch_size=opts["batch_size"],
+                           method=opts["method"])
         if run.error:
             raise CommandError(run.error)
         self.stdout.write(f"imported={run.imported} updated={run.updated} unchanged={run.unchanged} rejected={run.rejected}")

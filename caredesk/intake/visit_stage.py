@@ -1,0 +1,489 @@
+"""Apply checked visit rows through a staging table: the set-based path of the visit file import.
+
+Same rules and results as ``visit_apply.apply_visit_rows`` (the row-by-row reference; a test runs
+both on the same files and compares the archives), different mechanics:
+
+* **Patients** are matched in Python (the rules are ordered and sequential: identity number, then
+  门诊号, 住院号, name + mobile, lowest id first, merged records resolved, a later row of the batch
+  finds a patient created by an earlier one). Existing patients are loaded as light tuples: identity
+  number and mobile are compared through their blind indexes, so nothing is decrypted except an
+  address the file also carries. Blind indexes, pinyin and encryption are computed once per
+  distinct patient and value, never per row. New patients go in with ``COPY`` on PostgreSQL (ids
+  taken from the sequence first) and multi-row ``INSERT`` on SQLite; changed ones get an ``UPDATE``
+  of the changed columns only.
+* **Encounters** of the batch are written to a temporary table (``COPY`` on PostgreSQL,
+  ``executemany`` on SQLite), then applied with one ``UPDATE … FROM`` (only rows whose values
+  differ; empty incoming values never blank stored ones), one ``INSERT … SELECT … ON CONFLICT DO
+  NOTHING`` for the new ones, and one ``UPDATE … FROM (aggregate)`` for the visit figures of the
+  patients concerned. ``RETURNING`` tells which rows were created/updated/became discharged.
+* The domain hooks get the batch's new encounters and new discharges as ``Encounter`` instances
+  built from the staged values (no reload), as the batch path does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from caredesk.core import pii
+
+from .visit_apply import _Directory, _incoming_values
+from .visit_file import VisitRow
+
+STAGE = "caredesk_visit_stage"
+# (column, SQL type on PostgreSQL, SQL type on SQLite)
+STAGE_COLUMNS = (
+    ("line", "integer", "integer"), ("source_id", "text", "text"), ("patient_id", "bigint", "integer"),
+    ("kind", "text", "text"), ("department_id", "bigint", "integer"), ("department_name", "text", "text"),
+    ("doctor_id", "bigint", "integer"), ("doctor_name", "text", "text"), ("diagnosis_text", "text", "text"),
+    ("visit_at", "timestamptz", "text"), ("admitted_at", "timestamptz", "text"), ("discharged_at", "timestamptz", "text"),
+    ("visit_type", "text", "text"), ("outcome", "text", "text"), ("status", "text", "text"),
+    ("existed", "boolean", "integer"),
+    # the patient's visit figures are recounted from the table: an existing patient, or a new one
+    # that took over an existing encounter (a new patient's other figures come from the batch)
+    ("recount", "boolean", "integer"),
+)
+_NAMES = [c[0] for c in STAGE_COLUMNS]
+# encounter columns an incoming non-empty value overwrites (NULL in the stage: keep the stored one)
+_MERGED = ("kind", "department_id", "department_name", "doctor_id", "doctor_name", "diagnosis_text", "visit_at",
+           "admitted_at", "discharged_at", "visit_type", "outcome", "status")
+
+
+class _Known:
+    """An existing patient as the matching needs it, loaded without decrypting anything: identity
+    number and mobile are compared by blind index, the address decrypted only when a row brings
+    one. ``changes`` holds the fields this batch gives new values (clear values)."""
+
+    __slots__ = ("_address", "address_c", "birth_date", "changes", "id_number_bidx", "inpatient_no", "merged_into_id", "mobile_bidx",
+                 "name", "outpatient_no", "pk", "sex", "source_channel")
+
+    def __init__(self, row: tuple[Any, ...]) -> None:
+        (self.pk, self.merged_into_id, self.name, self.sex, self.birth_date, self.id_number_bidx, self.mobile_bidx,
+         self.outpatient_no, self.inpatient_no, self.source_channel, self.address_c) = row
+        self._address: str | None = None
+        self.changes: dict[str, Any] = {}
+
+    @property
+    def address(self) -> str:
+        if self._address is None:
+            self._address = pii.decrypt(self.address_c) if self.address_c else (self.address_c or "")
+        return self._address
+
+
+_KNOWN_FIELDS = ("id", "merged_into_id", "name", "sex", "birth_date", "id_number_bidx", "mobile_bidx", "outpatient_no",
+                 "inpatient_no", "source_channel", "address_c")
+
+
+def _load_known(q: Q, arrays: dict[str, list[Any]] | None = None) -> list[_Known]:
+    """Patients matching ``q``, lowest id first. On PostgreSQL the same condition is sent as one
+    ``= ANY(%s)`` array per column (``arrays``: column -> values): a batch's IN lists hold thousands
+    of parameters, which PostgreSQL spends longer parsing and planning than running."""
+    from caredesk.patients.models import Patient
+
+    if arrays is not None and connection.vendor == "postgresql":
+        columns = ", ".join(f"p.{c}" for c in _KNOWN_FIELDS[:-1])
+        where = " OR ".join(f"p.{c} = ANY(%s)" for c in arrays) or "false"
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT {columns}, p.address FROM {Patient._meta.db_table} p WHERE {where} ORDER BY p.id",  # noqa: S608
+                        [list(v) for v in arrays.values()])
+            return [_Known(r) for r in cur.fetchall()]
+    qs = Patient.objects.filter(q).order_by("id").annotate(address_c=Cast("address", TextField())).values_list(*_KNOWN_FIELDS)
+    return [_Known(r) for r in qs]
+
+
+def _keys(p: Any) -> list[tuple[str, str]]:
+    keys = []
+    if p.id_number_bidx:
+        keys.append(("id", p.id_number_bidx))
+    if p.outpatient_no:
+        keys.append(("out", p.outpatient_no))
+    if p.inpatient_no:
+        keys.append(("in", p.inpatient_no))
+    if p.name and p.mobile_bidx:
+        keys.append(("name_mobile", f"{p.name}|{p.mobile_bidx}"))
+    return keys
+
+
+@transaction.atomic  # the stage's rows live until commit (ON COMMIT DELETE ROWS): never apply in autocommit
+def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_user: Any = None) -> list[str]:
+    from caredesk.patients import fastsql, hooks
+    from caredesk.patients.models import Encounter, Patient
+
+    vendor = connection.vendor
+    now = timezone.now()
+    incoming = [_incoming_values(r) for r in rows]
+    bidx_cache: dict[tuple[str, str], str] = {}
+
+    def bidx(kind: str, value: str) -> str:
+        key = (kind, value)
+        found = bidx_cache.get(key)
+        if found is None:
+            found = bidx_cache[key] = pii.blind_index(kind, value)
+        return found
+
+    def row_keys(values: dict[str, Any]) -> list[tuple[str, str]]:
+        keys = []
+        if values.get("id_number"):
+            keys.append(("id", bidx("id_number", values["id_number"])))
+        if values.get("outpatient_no"):
+            keys.append(("out", values["outpatient_no"]))
+        if values.get("inpatient_no"):
+            keys.append(("in", values["inpatient_no"]))
+        if values.get("name") and values.get("mobile"):
+            keys.append(("name_mobile", f"{values['name']}|{bidx('phone', values['mobile'])}"))
+        return keys
+
+    keys_per_row = [row_keys(v) for v in incoming]
+
+    # 1. every patient any row could match (light), then their survivors
+    wanted: dict[str, set[str]] = {"id": set(), "out": set(), "in": set(), "name_mobile": set()}
+    for keys in keys_per_row:
+        for kind, value in keys:
+            wanted[kind].add(value)
+    q = Q(pk__in=[])
+    arrays: dict[str, list[Any]] = {}
+    for kind, column in (("id", "id_number_bidx"), ("out", "outpatient_no"), ("in", "inpatient_no"), ("name_mobile", "mobile_bidx")):
+        if wanted[kind]:
+            listed = sorted({v.split("|", 1)[1] for v in wanted[kind]} if kind == "name_mobile" else wanted[kind])
+            q |= Q(**{f"{column}__in": listed})
+            arrays[column] = listed
+    found = _load_known(q, arrays)
+    by_pk: dict[int, Any] = {p.pk: p for p in found}
+    pending = {p.merged_into_id for p in found if p.merged_into_id} - by_pk.keys()
+    while pending:
+        more = _load_known(Q(pk__in=pending), {"id": sorted(pending)})
+        by_pk.update({p.pk: p for p in more})
+        pending = {p.merged_into_id for p in more if p.merged_into_id} - by_pk.keys()
+
+    def survivor(p: Any) -> Any:
+        seen = {p.pk}
+        while p.merged_into_id and p.merged_into_id in by_pk and p.merged_into_id not in seen:
+            seen.add(p.merged_into_id)
+            p = by_pk[p.merged_into_id]
+        return p
+
+    key_index: dict[tuple[str, str], Any] = {}
+    for p in found:  # lowest id first
+        for key in _keys(p):
+            key_index.setdefault(key, p)
+
+    # 2. match each row, fill non-empty fields, create the unknown
+    new_patients: list[Any] = []
+    changed_known: dict[int, _Known] = {}
+    row_patient: list[Any] = []
+    row_changed: list[bool] = []
+    for r, pvalues, keys in zip(rows, incoming, keys_per_row, strict=True):
+        patient = None
+        for kind in ("id", "out", "in", "name_mobile"):
+            hit = next((k for k in keys if k[0] == kind), None)
+            if hit is not None and hit in key_index:
+                patient = survivor(key_index[hit])
+                break
+        changed = False
+        if patient is None:
+            patient = fastsql.new_instance(Patient, **pvalues)
+            patient.sex = pvalues.get("sex", Patient.Sex.UNKNOWN)
+            patient.customer_type = Patient.CustomerType.INPATIENT if r.kind == "inpatient" else Patient.CustomerType.OUTPATIENT
+            patient.refresh_derived_fields()
+            new_patients.append(patient)
+        elif isinstance(patient, _Known):
+            for name, value in pvalues.items():
+                if name == "id_number":
+                    if patient.id_number_bidx == bidx("id_number", value):
+                        continue
+                    patient.id_number_bidx = bidx("id_number", value)
+                elif name == "mobile":
+                    if patient.mobile_bidx == bidx("phone", value):
+                        continue
+                    patient.mobile_bidx = bidx("phone", value)
+                elif name == "address":
+                    if patient.address == value:
+                        continue
+                    patient._address = value
+                elif getattr(patient, name) == value:
+                    continue
+                else:
+                    setattr(patient, name, value)
+                patient.changes[name] = value
+                changed = True
+            if changed:
+                changed_known[patient.pk] = patient
+        else:  # created earlier in this batch
+            diff = [name for name, value in pvalues.items() if getattr(patient, name) != value]
+            for name in diff:
+                setattr(patient, name, pvalues[name])
+            if diff:
+                patient.refresh_derived_fields()
+                changed = True
+        for key in _keys(patient):
+            key_index.setdefault(key, patient)
+        row_patient.append(patient)
+        row_changed.append(changed)
+
+    # 3. which encounters exist already (id, status before this batch)
+    existing: dict[str, tuple[int, str]] = {}
+    source_ids = [r.source_id for r in rows]
+    if vendor == "postgresql":  # one array parameter instead of thousands (see _load_known)
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT source_id, id, status FROM {Encounter._meta.db_table} "  # noqa: S608
+                        "WHERE source_system = %s AND source_id = ANY(%s)", [source_system, source_ids])
+            existing.update((s, (pk, st)) for s, pk, st in cur.fetchall())
+    else:
+        for start in range(0, len(source_ids), 5000):
+            existing.update((s, (pk, st)) for s, pk, st in Encounter.objects.filter(
+                source_system=source_system, source_id__in=source_ids[start:start + 5000]).values_list("source_id", "id", "status"))
+
+    # 4. new patients: visit figures from the batch's new encounters, then one bulk write
+    fresh = {id(p) for p in new_patients}
+    for p in new_patients:
+        p.visit_count, p.first_visit_at, p.last_visit_at = 0, None, None
+    for r, p in zip(rows, row_patient, strict=True):
+        if id(p) in fresh and r.source_id not in existing:
+            at = r.visit_at or r.admitted_at
+            p.visit_count += 1
+            if at is not None:
+                p.first_visit_at = at if p.first_visit_at is None or at < p.first_visit_at else p.first_visit_at
+                p.last_visit_at = at if p.last_visit_at is None or at > p.last_visit_at else p.last_visit_at
+    if vendor == "postgresql":
+        fastsql.copy_insert(new_patients)
+    else:
+        fastsql.insert_many(new_patients)
+    _update_known(list(changed_known.values()), now)
+
+    # 5. the batch's encounters into the stage, then set-based upserts
+    directory = _Directory({r.department for r in rows if r.department}, {r.doctor for r in rows if r.doctor})
+    stage_rows: list[tuple[Any, ...]] = []
+    created_values: dict[str, dict[str, Any]] = {}
+    for r, p in zip(rows, row_patient, strict=True):
+        department = directory.department(r.department)
+        doctor = directory.doctor(r.doctor, department)
+        if department is None and doctor is not None:
+            department = doctor.department
+        values: dict[str, Any] = {
+            "kind": r.kind, "department_id": department.pk if department else None,
+            "department_name": r.department or (department.name if department else ""),
+            "doctor_id": doctor.pk if doctor else None, "doctor_name": doctor.name if doctor else r.doctor,
+            "diagnosis_text": r.diagnosis[:300], "visit_at": r.visit_at or r.admitted_at, "admitted_at": r.admitted_at,
+            "discharged_at": r.discharged_at, "visit_type": r.visit_type, "outcome": r.outcome,
+            "status": Encounter.Status.DISCHARGED if r.discharged_at else "",
+        }
+        existed = r.source_id in existing
+        if not existed:
+            created_values[r.source_id] = values
+        stage_rows.append((r.line, r.source_id, p.pk, *(None if values[c] == "" else values[c] for c in _MERGED),
+                           existed, existed or id(p) not in fresh))
+    _fill_stage(stage_rows)
+    updated = _update_encounters(source_system, now)
+    created_ids = _insert_encounters(source_system, now, len(created_values))
+    _recount_visits(now)
+
+    # 6. deaths (first discharge with outcome 死亡 wins), statuses, hooks
+    created: list[Any] = []
+    discharged_ids: list[int] = []
+    died: list[tuple[int, Any]] = []  # (patient id, discharged at)
+    statuses: list[str] = []
+    for r, p, changed in zip(rows, row_patient, row_changed, strict=True):
+        if r.source_id in created_values:
+            values = created_values[r.source_id]
+            enc = fastsql.new_instance(Encounter, patient_id=p.pk, source_system=source_system, source_id=r.source_id,
+                                       **{k: v for k, v in values.items() if v not in (None, "")})
+            enc.pk = created_ids[r.source_id]
+            enc._state.adding = False
+            enc._state.db = connection.alias
+            created.append(enc)
+            statuses.append("created")
+            if enc.status == Encounter.Status.DISCHARGED:
+                discharged_ids.append(enc.pk)
+                if enc.outcome == Encounter.Outcome.DIED and enc.discharged_at:
+                    died.append((p.pk, enc.discharged_at))
+            continue
+        after = updated.get(r.source_id)
+        statuses.append("updated" if after is not None or changed else "unchanged")
+        if after is not None and existing[r.source_id][1] != Encounter.Status.DISCHARGED and after[1] == Encounter.Status.DISCHARGED:
+            discharged_ids.append(after[0])
+            if after[2] == Encounter.Outcome.DIED and after[3]:
+                died.append((p.pk, after[3]))
+    deceased_ids = _mark_deceased(died, now)
+    by_id = {e.pk: e for e in created}
+    moved = [i for i in discharged_ids if i not in by_id]
+    if moved:
+        by_id.update(Encounter.objects.in_bulk(moved))
+    hooks.encounters_registered(created)
+    hooks.patients_discharged([by_id[i] for i in discharged_ids])
+    hooks.patients_deceased(list(Patient.objects.filter(pk__in=deceased_ids).order_by("id")) if deceased_ids else [])
+    return statuses
+
+
+# --- SQL --------------------------------------------------------------------------------------------
+
+
+def _convert(field_name: str, model: Any) -> Any:
+    from caredesk.patients.fastsql import _converter
+
+    return _converter(model._meta.get_field(field_name))
+
+
+def _update_known(patients: list[_Known], now: Any) -> None:
+    """One ``UPDATE`` per set of changed columns (executemany): identity values re-encrypted and
+    their blind indexes, pinyin and last four digits derived as ``refresh_derived_fields`` does."""
+    if not patients:
+        return
+    from caredesk.patients.models import Patient, name_to_pinyin
+
+    groups: dict[tuple[str, ...], list[_Known]] = defaultdict(list)
+    for p in patients:
+        groups[tuple(sorted(p.changes))].append(p)
+    qn = connection.ops.quote_name
+    to_date = _convert("birth_date", Patient)
+    to_dt = _convert("updated_at", Patient)
+    for names, members in groups.items():
+        columns: list[str] = []
+        for name in names:
+            columns += {"name": ["name", "name_pinyin", "name_initials"], "id_number": ["id_number", "id_number_bidx"],
+                        "mobile": ["mobile", "mobile_bidx", "mobile_last4"]}.get(name, [name])
+        columns.append("updated_at")
+        params = []
+        for p in members:
+            row: list[Any] = []
+            for name in names:
+                value = p.changes[name]
+                if name == "name":
+                    pinyin, initials = name_to_pinyin(value)
+                    row += [value, pinyin[:120], initials[:30]]
+                elif name == "id_number":
+                    row += [pii.encrypt(value), p.id_number_bidx]
+                elif name == "mobile":
+                    row += [pii.encrypt(value), p.mobile_bidx, value[-4:] if len(value) >= 4 else ""]
+                elif name == "address":
+                    row.append(pii.encrypt(value))
+                elif name == "birth_date":
+                    row.append(to_date(value) if to_date and value is not None else value)
+                else:
+                    row.append(value)
+            row += [to_dt(now) if to_dt else now, p.pk]
+            params.append(row)
+        sql = (f"UPDATE {qn(Patient._meta.db_table)} SET {', '.join(f'{qn(c)} = %s' for c in columns)} "  # noqa: S608
+               f"WHERE {qn('id')} = %s")
+        with connection.cursor() as cur:
+            cur.executemany(sql, params)
+
+
+def _fill_stage(stage_rows: list[tuple[Any, ...]]) -> None:
+    from caredesk.patients.models import Encounter
+
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
+                        f"{', '.join(f'{n} {pg}' for n, pg, _s in STAGE_COLUMNS)}) ON COMMIT DELETE ROWS")
+            cur.execute(f"TRUNCATE {STAGE}")
+            with cur.cursor.copy(f"COPY {STAGE} ({', '.join(_NAMES)}) FROM STDIN") as copy:
+                for row in stage_rows:
+                    copy.write_row(row)
+            cur.execute(f"ANALYZE {STAGE}")  # a temp table has no statistics: without them the planner may scan encounters
+        else:
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
+                        f"{', '.join(f'{n} {lite}' for n, _p, lite in STAGE_COLUMNS)})")
+            cur.execute(f"DELETE FROM {STAGE}")  # noqa: S608
+            to_dt = _convert("visit_at", Encounter)
+            at = [_NAMES.index(c) for c in ("visit_at", "admitted_at", "discharged_at")]
+            converted = []
+            for row in stage_rows:
+                values = list(row)
+                for i in at:
+                    if values[i] is not None:
+                        values[i] = to_dt(values[i])
+                converted.append(values)
+            cur.executemany(f"INSERT INTO {STAGE} ({', '.join(_NAMES)}) VALUES ({', '.join(['%s'] * len(_NAMES))})",  # noqa: S608
+                            converted)
+
+
+def _now_param(now: Any) -> Any:
+    from caredesk.patients.models import Encounter
+
+    to_dt = _convert("updated_at", Encounter)
+    return to_dt(now) if to_dt else now
+
+
+def _update_encounters(source_system: str, now: Any) -> dict[str, tuple[int, str, str, Any]]:
+    """Existing encounters of the stage whose values differ: source_id -> (id, status, outcome,
+    discharged_at) after the update."""
+    from caredesk.patients.models import Encounter
+
+    sets = ", ".join(f"{c} = COALESCE(s.{c}, e.{c})" for c in _MERGED)
+    differs = " OR ".join(f"(s.{c} IS NOT NULL AND s.{c} IS DISTINCT FROM e.{c})" for c in _MERGED)
+    sql = (f"UPDATE {Encounter._meta.db_table} AS e SET patient_id = s.patient_id, {sets}, updated_at = %s "  # noqa: S608
+           f"FROM {STAGE} s WHERE e.source_system = %s AND e.source_id = s.source_id AND s.existed "
+           f"AND (e.patient_id <> s.patient_id OR {differs}) "
+           # SQLite's RETURNING sees only the updated table and takes no qualified names
+           + ("RETURNING e.source_id, e.id, e.status, e.outcome, e.discharged_at" if connection.vendor == "postgresql"
+              else "RETURNING source_id, id, status, outcome, discharged_at"))
+    with connection.cursor() as cur:
+        cur.execute(sql, [_now_param(now), source_system])
+        rows = cur.fetchall()
+    if connection.vendor != "postgresql":
+        convert = connection.ops.convert_datetimefield_value  # type: ignore[attr-defined]  # SQLite backend method
+        rows = [(s, i, st, o, convert(d, None, connection) if d else d) for s, i, st, o, d in rows]
+    return {s: (i, st, o, d) for s, i, st, o, d in rows}
+
+
+def _insert_encounters(source_system: str, now: Any, expected: int) -> dict[str, int]:
+    from caredesk.patients.models import Encounter
+
+    if not expected:
+        return {}
+    columns = ["patient_id", "source_system", "source_id", "kind", "department_id", "department_name", "doctor_id", "doctor_name",
+               "diagnosis_text", "diagnosis_code", "visit_at", "admitted_at", "discharged_at", "visit_type", "outcome", "status",
+               "feed_event_at", "created_at", "updated_at"]
+    values = ["s.patient_id", "%s", "s.source_id", "s.kind", "s.department_id", "COALESCE(s.department_name, '')", "s.doctor_id",
+              "COALESCE(s.doctor_name, '')", "COALESCE(s.diagnosis_text, '')", "''", "s.visit_at", "s.admitted_at",
+              "s.discharged_at", "COALESCE(s.visit_type, '')", "COALESCE(s.outcome, '')",
+              f"COALESCE(s.status, '{Encounter.Status.ACTIVE}')", "NULL", "%s", "%s"]
+    # "WHERE true" lets SQLite tell the ON CONFLICT clause from a join constraint
+    sql = (f"INSERT INTO {Encounter._meta.db_table} ({', '.join(columns)}) "  # noqa: S608
+           f"SELECT {', '.join(values)} FROM {STAGE} s WHERE true AND NOT s.existed ORDER BY s.line "
+           "ON CONFLICT (source_system, source_id) DO NOTHING RETURNING source_id, id")
+    param = _now_param(now)
+    with connection.cursor() as cur:
+        cur.execute(sql, [source_system, param, param])
+        ids = dict(cur.fetchall())
+    if len(ids) != expected:  # another writer (the HL7 feed) added one meanwhile: the caller retries row by row
+        raise RuntimeError("visit import: an encounter appeared while the batch was applied")
+    return ids
+
+
+def _recount_visits(now: Any) -> None:
+    """Visit figures of the existing patients the batch touched (and of new ones that took over an
+    existing encounter), written only where they change."""
+    from caredesk.patients.models import Encounter, Patient
+
+    pt, et = Patient._meta.db_table, Encounter._meta.db_table
+    at = "COALESCE(visit_at, admitted_at)"
+    sql = (f"UPDATE {pt} AS p SET visit_count = a.n, first_visit_at = a.f, last_visit_at = a.l, updated_at = %s "  # noqa: S608
+           f"FROM (SELECT patient_id, COUNT(*) AS n, MIN({at}) AS f, MAX({at}) AS l FROM {et} "
+           f"WHERE patient_id IN (SELECT patient_id FROM {STAGE} WHERE recount) "
+           f"AND status <> '{Encounter.Status.CANCELLED}' GROUP BY patient_id) AS a "
+           "WHERE p.id = a.patient_id AND (p.visit_count <> a.n OR p.first_visit_at IS DISTINCT FROM a.f "
+           "OR p.last_visit_at IS DISTINCT FROM a.l)")
+    with connection.cursor() as cur:
+        cur.execute(sql, [_now_param(now)])
+
+
+def _mark_deceased(died: list[tuple[int, Any]], now: Any) -> list[int]:
+    if not died:
+        return []
+    from caredesk.patients.models import Patient
+
+    to_dt = _convert("deceased_at", Patient)
+    out: list[int] = []
+    with connection.cursor() as cur:
+        for pk, at in died:
+            cur.execute(f"UPDATE {Patient._meta.db_table} SET is_deceased = %s, deceased_at = %s, updated_at = %s "  # noqa: S608
+                        "WHERE id = %s AND NOT is_deceased", [True, to_dt(at) if to_dt else at, _now_param(now), pk])
+            if cur.rowcount:
+                out.append(pk)
+    return out
