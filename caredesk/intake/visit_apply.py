@@ -139,32 +139,41 @@ def _incoming_values(r: VisitRow) -> dict[str, Any]:
     return values
 
 
-def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: Any = None) -> list[str]:
-    from caredesk.patients import fastsql, hooks
-    from caredesk.patients.models import Encounter, Patient
+class MatchKeys:
+    """The keys an incoming row can match a patient by, in ``find_patient``'s order: ID number
+    (blind index), 门诊号, 住院号, name + mobile (blind index). Blind indexes are computed once per
+    value for the whole batch. Shared by the batch and the staged import paths."""
 
-    incoming = [_incoming_values(r) for r in rows]
-    bidx_cache: dict[tuple[str, str], str] = {}
+    def __init__(self) -> None:
+        self._bidx: dict[tuple[str, str], str] = {}
 
-    def bidx(kind: str, value: str) -> str:
+    def bidx(self, kind: str, value: str) -> str:
         key = (kind, value)
-        if key not in bidx_cache:
-            bidx_cache[key] = pii.blind_index(kind, value)
-        return bidx_cache[key]
+        found = self._bidx.get(key)
+        if found is None:
+            found = self._bidx[key] = pii.blind_index(kind, value)
+        return found
 
-    def row_keys(values: dict[str, Any]) -> list[tuple[str, str]]:
+    def row_keys(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         keys = []
         if values.get("id_number"):
-            keys.append(("id", bidx("id_number", values["id_number"])))
+            keys.append(("id", self.bidx("id_number", values["id_number"])))
         if values.get("outpatient_no"):
             keys.append(("out", values["outpatient_no"]))
         if values.get("inpatient_no"):
             keys.append(("in", values["inpatient_no"]))
         if values.get("name") and values.get("mobile"):
-            keys.append(("name_mobile", f"{values['name']}|{bidx('phone', values['mobile'])}"))
+            keys.append(("name_mobile", f"{values['name']}|{self.bidx('phone', values['mobile'])}"))
         return keys
 
-    keys_per_row = [row_keys(v) for v in incoming]
+
+def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: Any = None) -> list[str]:
+    from caredesk.patients import fastsql, hooks
+    from caredesk.patients.models import Encounter, Patient
+
+    incoming = [_incoming_values(r) for r in rows]
+    matching = MatchKeys()  # one blind-index cache for the whole batch
+    keys_per_row = [matching.row_keys(v) for v in incoming]
 
     # 1. one query for every patient any row could match, then their survivors
     wanted: dict[str, set[str]] = {"id": set(), "out": set(), "in": set(), "name_mobile": set()}
@@ -230,7 +239,7 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
                 changed = True
                 if patient.pk is not None:
                     dirty[id(patient)] = patient
-        for key in row_keys({k: getattr(patient, k) for k in ("id_number", "outpatient_no", "inpatient_no", "name", "mobile")}):
+        for key in matching.row_keys({k: getattr(patient, k) for k in ("id_number", "outpatient_no", "inpatient_no", "name", "mobile")}):
             key_index.setdefault(key, patient)
         row_patient.append(patient)
         row_patient_changed.append(changed)

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from caredesk.core import pii
 
-from .visit_apply import _Directory, _incoming_values
+from .visit_apply import MatchKeys, _Directory, _incoming_values
 from .visit_file import VisitRow
 
 STAGE = "caredesk_visit_stage"
@@ -117,26 +117,8 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     vendor = connection.vendor
     now = timezone.now()
     incoming = [_incoming_values(r) for r in rows]
-    bidx_cache: dict[tuple[str, str], str] = {}
-
-    def bidx(kind: str, value: str) -> str:
-        key = (kind, value)
-        found = bidx_cache.get(key)
-        if found is None:
-            found = bidx_cache[key] = pii.blind_index(kind, value)
-        return found
-
-    def row_keys(values: dict[str, Any]) -> list[tuple[str, str]]:
-        keys = []
-        if values.get("id_number"):
-            keys.append(("id", bidx("id_number", values["id_number"])))
-        if values.get("outpatient_no"):
-            keys.append(("out", values["outpatient_no"]))
-        if values.get("inpatient_no"):
-            keys.append(("in", values["inpatient_no"]))
-        if values.get("name") and values.get("mobile"):
-            keys.append(("name_mobile", f"{values['name']}|{bidx('phone', values['mobile'])}"))
-        return keys
+    matching = MatchKeys()
+    bidx, row_keys = matching.bidx, matching.row_keys
 
     keys_per_row = [row_keys(v) for v in incoming]
 
