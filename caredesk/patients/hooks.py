@@ -58,7 +58,8 @@ def discharge_cancelled(encounter: Encounter) -> None:
 
 # Batched variants, called by bulk intake paths (the visit file import) once per batch after the
 # bulk write; the single-event hooks above go through them too. Each module plans a whole batch
-# with a fixed number of queries.
+# with a fixed number of queries. On a thread with a DeferredPlanning installed (the HL7
+# listener's connections) they only note the encounters, and the batch is planned later.
 
 
 def encounters_registered(encounters: list[Encounter]) -> None:
