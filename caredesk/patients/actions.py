@@ -48,9 +48,13 @@ def _probe(where: str, params: list[Any]) -> int | None:
 
 
 def find_patient(data: PatientData) -> Patient | None:
-    """Matching order: any identifier → ID-number blind index → 门诊号/住院号 → name + mobile.
-    The record is read only once a probe has found its id; ``_matched_identifier`` on it says which
-    (system, value) found it, if one did."""
+    """Matching order: any identifier → ID-number blind index → 门诊号/住院号 → name + mobile."""
+    return _match(data)[0]
+
+
+def _match(data: PatientData) -> tuple[Patient | None, tuple[str, str] | None]:
+    """``find_patient`` and the (system, value) that found the patient, if an identifier did. The
+    record is read only once a probe has found its id."""
     from caredesk.core import pii
 
     found: int | None = None
@@ -74,13 +78,12 @@ def find_patient(data: PatientData) -> Patient | None:
     if found is None and data.name.strip() and data.mobile.strip():
         found = _probe("name = %s AND mobile_bidx = %s", [data.name.strip(), pii.blind_index("phone", data.mobile)])
     if found is None:
-        return None
+        return None, None
     patient = Patient.objects.get(pk=found)
     # Just read in this transaction: only a merged record needs following to its survivor.
     if patient.merged_into_id is not None:
-        return resolve_survivor(patient)
-    patient._matched_identifier = matched  # type: ignore[attr-defined]
-    return patient
+        return resolve_survivor(patient), None
+    return patient, matched
 
 
 def _incoming(data: PatientData) -> dict[str, Any]:
@@ -111,10 +114,12 @@ def _incoming(data: PatientData) -> dict[str, Any]:
     return values
 
 
-def _add_identifiers(patient: Patient, identifiers: dict[str, str], *, new: bool = False) -> list[str]:
+def _add_identifiers(patient: Patient, identifiers: dict[str, str], *, new: bool = False,
+                     matched: tuple[str, str] | None = None) -> list[str]:
     """Link the identifiers not yet known. For a patient just created none can be linked to it yet
     (``find_patient`` would have matched it), so they are inserted in one statement; for a known
-    patient one query finds those already linked, the others go through ``get_or_create``."""
+    patient one query finds those already linked (none when the one identifier sent is ``matched``,
+    the one that found the patient), the others go through ``get_or_create``."""
     wanted = {system: value for system, value in identifiers.items() if system and value}
     if not wanted:
         return []
@@ -122,7 +127,6 @@ def _add_identifiers(patient: Patient, identifiers: dict[str, str], *, new: bool
         for system, value in wanted.items():
             fastsql.insert(PatientIdentifier(patient=patient, system=system, value=value))
         return list(wanted)
-    matched = getattr(patient, "_matched_identifier", None)
     if matched is not None and list(wanted.items()) == [matched]:
         return []  # the one identifier sent is the one that found this patient
     known = set(PatientIdentifier.objects.filter(patient=patient, system__in=list(wanted)).values_list("system", "value"))
@@ -150,7 +154,7 @@ def upsert_patient(
     nothing and gives "stale"; a newer one moves the patient's ``feed_event_at`` forward."""
     values = _incoming(data)
     phones = [p.strip() for p in data.other_phones if p and p.strip()]
-    patient = find_patient(data)
+    patient, matched = _match(data)
     if patient is None:
         patient = Patient(**values)
         patient.sex = values.get("sex", Patient.Sex.UNKNOWN)
@@ -182,7 +186,7 @@ def upsert_patient(
         patient.save()
     elif newer:
         Patient.objects.filter(pk=patient.pk).update(feed_event_at=as_of)
-    added = _add_identifiers(patient, data.identifiers)
+    added = _add_identifiers(patient, data.identifiers, matched=matched)
     if added:
         changed.append("identifiers")
     if data.deceased_at and not patient.is_deceased:
