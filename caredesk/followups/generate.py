@@ -221,11 +221,13 @@ def generate_for_encounters(encounters: Iterable[Any], *, today: date | None = N
 
     result = Result()
     encounters = list(encounters)
+    if not any(isinstance(e, int) or encounter_triggers(e) for e in encounters):
+        return result  # admissions, cancelled visits: no trigger, no query at all
     templates = load_templates() if templates is None else templates
     today = today or timezone.localdate()
     earliest = _earliest_due(today)
-    # An admission or a cancelled visit fires no trigger, and a visit so old that every plan would
-    # already be over (an import of past years) has nothing to plan: no query for either.
+    # A visit so old that every plan would already be over (an import of past years) has nothing
+    # to plan: it is not read.
     oldest = None if earliest is None else {
         trigger: earliest - timedelta(days=days) for trigger, days in _longest_plan_days(templates).items()}
 
