@@ -78,6 +78,29 @@ def test_small_and_big_batches_give_the_same_result(db: Any, tmp_path: Path, arc
     assert other.store == archive.store
 
 
+@pytest.mark.django_db(transaction=True)
+def test_batches_commit_together_every_commit_rows_rows(tmp_path: Path) -> None:
+    """Batches of 2 rows, a commit every 4 rows: the commits come after rows 4, 8 and at the end
+    (on_commit callbacks run when the outermost transaction really commits)."""
+    from django.db import transaction
+
+    from caredesk.intake.tests.test_import_staged import random_rows
+
+    mem = MemoryArchive()
+    seen: list[int] = []
+    commits: list[int] = []
+
+    def applier(rows: list[VisitRow], **kw: Any) -> list[str]:
+        seen.extend(r.line for r in rows)
+        transaction.on_commit(lambda: commits.append(len(seen)))
+        return mem(rows, **kw)
+
+    run = actions.import_visits(write_csv(tmp_path / "v.csv", random_rows(10, 5), "gbk"), applier=applier, batch_size=2,
+                                commit_rows=4)
+    assert (run.imported, mem.calls) == (10, [2, 2, 2, 2, 2])
+    assert commits == [4, 4, 8, 8, 10]  # each batch's callback runs at its group's commit
+
+
 def test_a_batch_that_fails_is_retried_row_by_row_so_good_rows_still_go_in(db: Any, tmp_path: Path) -> None:
     mem = MemoryArchive()
 
