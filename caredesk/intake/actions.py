@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from caredesk.core import audit
+from caredesk.core import audit, forkpipe
 from caredesk.core.models import AuditEvent
 
 from .models import ColumnMapping, ImportReject, ImportRun
@@ -28,6 +29,8 @@ BATCH_SIZE = 2000
 # ~7x fewer bytes at 100k rows (docs/benchmarks.md). A crash loses at most this many rows' work; a
 # re-run applies them again without duplicating anything.
 COMMIT_ROWS = 20000
+# Files from this size on are read and checked in a child process (see ``import_visits``).
+PARALLEL_MIN_BYTES = 4 << 20
 # SQLite page cache for the importing connection (default 2 MB): the indexes the import writes
 # then stay in memory between batches of one transaction instead of being spilled and re-read.
 SQLITE_IMPORT_CACHE_KIB = 65536
@@ -91,11 +94,17 @@ def import_visits(
     progress: Callable[[ImportRun], None] | None = None,
     method: str = "staged",
     commit_rows: int = COMMIT_ROWS,
+    parallel: bool | None = None,
 ) -> ImportRun:
     """Import one visit file. Batches of ``batch_size`` rows are applied, and committed every
     ``commit_rows`` rows (a crash keeps what was committed; a re-run changes nothing for rows already
     in). A batch that fails as a whole is rolled back to its savepoint and retried row by row, so one
-    bad row is rejected and the others still go in. Audit: one event for the run, with counts."""
+    bad row is rejected and the others still go in. Audit: one event for the run, with counts.
+
+    ``parallel``: read and check the file in a forked child process while this one writes (the
+    rows come over a pipe in file order, so the result is the same). None: when the file is at least
+    ``PARALLEL_MIN_BYTES`` and a child can be forked here (``forkpipe.available``: not from a
+    threaded web server or a daemonic worker); True: whenever a child can be forked."""
     path = Path(path)
     source_system = (source_system or "HIS").strip()
     run = ImportRun.objects.create(
@@ -144,7 +153,12 @@ def import_visits(
         if progress:
             progress(run)
 
-    items = iter(vf.rows)
+    items: Iterator[VisitRow | RejectedRow] = vf.rows
+    if parallel is None:
+        parallel = path.stat().st_size >= PARALLEL_MIN_BYTES
+    if parallel and forkpipe.available():
+        items = forkpipe.iterate_in_child(functools.partial(
+            _read_and_prepare, path, source_system, mapping.columns if mapping else None, applier is None))
     try:
         with _bulk_session():
             done = False
@@ -173,6 +187,18 @@ def import_visits(
         Path(run.rejects_path).unlink(missing_ok=True)
         run.rejects_path = ""
     return _finish(run, acting_user)
+
+
+def _read_and_prepare(path: Path, source_system: str, columns: dict[str, str] | None, prepare: bool
+                      ) -> Iterator[VisitRow | RejectedRow]:
+    """The file's rows as ``read_visit_file`` gives them, each good row with its ``Prepared``
+    values when the archive's own applier will take them (runs in the child process)."""
+    from .visit_apply import prepare as prepare_row
+
+    for item in read_visit_file(path, source_system=source_system, mapping=columns).rows:
+        if prepare and isinstance(item, VisitRow):
+            item.prepared = prepare_row(item)
+        yield item
 
 
 @contextmanager

@@ -14,9 +14,11 @@ audit trail gets the run's single event (see ``actions.import_visits``), not one
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import Coalesce, Upper
@@ -139,32 +141,64 @@ def _incoming_values(r: VisitRow) -> dict[str, Any]:
     return values
 
 
+def _bidx(kind: str, value: str) -> str:
+    """``pii.blind_index``, cached: a patient's rows repeat the same identity number and mobile."""
+    return _cached_bidx(settings.FIELD_ENCRYPTION_KEY, kind, value)
+
+
+@lru_cache(maxsize=131072)
+def _cached_bidx(key_setting: str, kind: str, value: str) -> str:  # the key is part of the cache key
+    return pii.blind_index(kind, value)
+
+
 class MatchKeys:
     """The keys an incoming row can match a patient by, in ``find_patient``'s order: ID number
-    (blind index), 门诊号, 住院号, name + mobile (blind index). Blind indexes are computed once per
-    value for the whole batch. Shared by the batch and the staged import paths."""
+    (blind index), 门诊号, 住院号, name + mobile (blind index). Shared by the batch and the staged
+    import paths."""
 
-    def __init__(self) -> None:
-        self._bidx: dict[tuple[str, str], str] = {}
-
-    def bidx(self, kind: str, value: str) -> str:
-        key = (kind, value)
-        found = self._bidx.get(key)
-        if found is None:
-            found = self._bidx[key] = pii.blind_index(kind, value)
-        return found
+    @staticmethod
+    def bidx(kind: str, value: str) -> str:
+        return _bidx(kind, value)
 
     def row_keys(self, values: dict[str, Any]) -> list[tuple[str, str]]:
         keys = []
         if values.get("id_number"):
-            keys.append(("id", self.bidx("id_number", values["id_number"])))
+            keys.append(("id", _bidx("id_number", values["id_number"])))
         if values.get("outpatient_no"):
             keys.append(("out", values["outpatient_no"]))
         if values.get("inpatient_no"):
             keys.append(("in", values["inpatient_no"]))
         if values.get("name") and values.get("mobile"):
-            keys.append(("name_mobile", f"{values['name']}|{self.bidx('phone', values['mobile'])}"))
+            keys.append(("name_mobile", f"{values['name']}|{_bidx('phone', values['mobile'])}"))
         return keys
+
+
+@dataclass(slots=True)
+class Prepared:
+    """What the staged import derives from one row before it looks at the archive: the patient
+    values (``_incoming_values``), the matching keys, the blind indexes and the name's pinyin. Pure
+    computation (no database), so it can run in the process that reads the file."""
+
+    values: dict[str, Any]
+    keys: list[tuple[str, str]]
+    id_number_bidx: str
+    mobile_bidx: str
+    pinyin: tuple[str, str]
+
+
+def prepare(r: VisitRow) -> Prepared:
+    from caredesk.patients.models import name_to_pinyin
+
+    values = _incoming_values(r)
+    return Prepared(values=values, keys=MatchKeys().row_keys(values),
+                    id_number_bidx=_bidx("id_number", values.get("id_number", "")),
+                    mobile_bidx=_bidx("phone", values.get("mobile", "")),
+                    pinyin=name_to_pinyin(values.get("name", "")))
+
+
+def prepared(r: VisitRow) -> Prepared:
+    """The row's ``Prepared``: as the reading process computed it, or computed now."""
+    return r.prepared if r.prepared is not None else prepare(r)
 
 
 def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: Any = None) -> list[str]:

@@ -93,6 +93,9 @@ class VisitRow:
     visit_type: str = ""
     outcome: str = ""
     source_channel: str = ""
+    # what the importer derives from the row before matching it (``visit_apply.Prepared``), filled in
+    # the reading process when the file is read in a child process; None: derived when applied
+    prepared: Any = field(default=None, compare=False, repr=False)
 
     @property
     def at(self) -> datetime | None:

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from caredesk.core import pii
 
-from .visit_apply import MatchKeys, _Directory, _incoming_values
+from .visit_apply import Prepared, _Directory, prepared
 from .visit_file import VisitRow
 
 STAGE = "caredesk_visit_stage"
@@ -96,6 +96,18 @@ def _load_known(q: Q, arrays: dict[str, list[Any]] | None = None) -> list[_Known
     return [_Known(r) for r in qs]
 
 
+def _derive(patient: Any, prep: Prepared) -> None:
+    """``Patient.refresh_derived_fields`` for a new patient whose values are the row's prepared ones
+    (already normalised), from what was derived while reading: no pinyin or blind index computed
+    again. (A test compares with ``refresh_derived_fields``.)"""
+    patient.name_pinyin, patient.name_initials = prep.pinyin[0][:120], prep.pinyin[1][:30]
+    patient.id_number = patient.id_number or ""
+    patient.id_number_bidx = prep.id_number_bidx
+    patient.mobile = patient.mobile or ""
+    patient.mobile_bidx = prep.mobile_bidx
+    patient.mobile_last4 = patient.mobile[-4:] if len(patient.mobile) >= 4 else ""
+
+
 def _keys(p: Any) -> list[tuple[str, str]]:
     keys = []
     if p.id_number_bidx:
@@ -116,11 +128,8 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
 
     vendor = connection.vendor
     now = timezone.now()
-    incoming = [_incoming_values(r) for r in rows]
-    matching = MatchKeys()
-    bidx, row_keys = matching.bidx, matching.row_keys
-
-    keys_per_row = [row_keys(v) for v in incoming]
+    preps = [prepared(r) for r in rows]
+    keys_per_row = [p.keys for p in preps]
 
     # 1. every patient any row could match (light), then their survivors
     wanted: dict[str, set[str]] = {"id": set(), "out": set(), "in": set(), "name_mobile": set()}
@@ -159,7 +168,8 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     changed_known: dict[int, _Known] = {}
     row_patient: list[Any] = []
     row_changed: list[bool] = []
-    for r, pvalues, keys in zip(rows, incoming, keys_per_row, strict=True):
+    for r, prep in zip(rows, preps, strict=True):
+        pvalues, keys = prep.values, prep.keys
         patient = None
         for kind in ("id", "out", "in", "name_mobile"):
             hit = next((k for k in keys if k[0] == kind), None)
@@ -171,18 +181,18 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
             patient = fastsql.new_instance(Patient, **pvalues)
             patient.sex = pvalues.get("sex", Patient.Sex.UNKNOWN)
             patient.customer_type = Patient.CustomerType.INPATIENT if r.kind == "inpatient" else Patient.CustomerType.OUTPATIENT
-            patient.refresh_derived_fields()
+            _derive(patient, prep)
             new_patients.append(patient)
         elif isinstance(patient, _Known):
             for name, value in pvalues.items():
                 if name == "id_number":
-                    if patient.id_number_bidx == bidx("id_number", value):
+                    if patient.id_number_bidx == prep.id_number_bidx:
                         continue
-                    patient.id_number_bidx = bidx("id_number", value)
+                    patient.id_number_bidx = prep.id_number_bidx
                 elif name == "mobile":
-                    if patient.mobile_bidx == bidx("phone", value):
+                    if patient.mobile_bidx == prep.mobile_bidx:
                         continue
-                    patient.mobile_bidx = bidx("phone", value)
+                    patient.mobile_bidx = prep.mobile_bidx
                 elif name == "address":
                     if patient.address == value:
                         continue

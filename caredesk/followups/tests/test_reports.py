@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -11,7 +12,7 @@ from django.urls import reverse
 
 from caredesk.core.models import AuditEvent
 from caredesk.followups import actions
-from caredesk.followups.models import FollowupTask, WeeklyReport
+from caredesk.followups.models import FollowupRecord, FollowupTask, WeeklyReport
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +29,8 @@ def worked_week(due_tasks, agent):
     actions.log_attempt(a, outcome="reached", agent=agent)
     actions.save_record(a, agent=agent, satisfaction=4, problems=[actions.ProblemInput("problem", "出院带药说明看不懂")])
     actions.log_attempt(b, outcome="wrong_number", agent=agent)
+    # the calls were made in that week, whatever the date the suite runs on
+    FollowupRecord.objects.update(created_at=datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
     return a, b, c
 
 

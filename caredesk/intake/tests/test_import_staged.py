@@ -4,6 +4,7 @@ runs (SQLite by default; PostgreSQL with DATABASE_URL=postgres://…)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 from pathlib import Path
 from typing import Any
@@ -131,9 +132,11 @@ def random_rows(n: int, seed: int) -> list[list[str]]:
 
 
 def run_files(tmp_path: Path, method: str, batch_size: int, files: list[list[list[str]]]) -> list[tuple[int, int, int, int]]:
+    """``method``: batch, staged, or staged+child (the file read and checked in a forked child)."""
     counts = []
     for i, rows in enumerate(files):
-        run = import_visits(write_csv(tmp_path / f"{method}{i}.csv", rows, "gbk"), method=method, batch_size=batch_size)
+        run = import_visits(write_csv(tmp_path / f"{method}{i}.csv", rows, "gbk"), method=method.split("+")[0],
+                            batch_size=batch_size, parallel=method.endswith("+child"))
         assert not run.error
         counts.append((run.imported, run.updated, run.unchanged, run.rejected))
     return counts
@@ -149,12 +152,22 @@ SCENARIOS = {
 @pytest.mark.parametrize("batch_size", [1, 7, 5000])
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_the_staged_path_fills_the_archive_exactly_as_the_batch_path(tmp_path: Path, hook_calls: dict[str, list[Any]],
-                                                                      scenario: str, batch_size: int) -> None:
+                                                                      scenario: str, batch_size: int,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same files through the row-by-row path, the staged path, and the staged path with the file
+    read in a child process give the same counts, archive and hook calls."""
     from caredesk.accounts.models import Department
+    from caredesk.core import forkpipe
 
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("this platform cannot fork")
+    children: list[int] = []
+    real = forkpipe.iterate_in_child
+    monkeypatch.setattr(forkpipe, "available", lambda: True)  # even if another test left a thread running
+    monkeypatch.setattr(forkpipe, "iterate_in_child", lambda *a, **kw: (children.append(1), real(*a, **kw))[1])
     Department.objects.get_or_create(code="XNK", defaults={"name": "心内科"})
     results = {}
-    for method in ("batch", "staged"):
+    for method in ("batch", "staged", "staged+child"):
         wipe()
         seed_archive()
         for calls in hook_calls.values():
@@ -164,6 +177,8 @@ def test_the_staged_path_fills_the_archive_exactly_as_the_batch_path(tmp_path: P
     assert results["staged"][0] == results["batch"][0]  # imported/updated/unchanged/rejected, file by file
     assert results["staged"][1] == results["batch"][1]  # every stored value
     assert results["staged"][2] == results["batch"][2]  # what the hooks received
+    assert results["staged+child"] == results["staged"]
+    assert len(children) == len(SCENARIOS[scenario])  # one child per file
 
 
 def test_the_later_file_does_what_the_archive_rules_say(tmp_path: Path, hook_calls: dict[str, list[Any]]) -> None:
@@ -213,3 +228,26 @@ def test_postgresql_copies_new_patients_and_stages_encounters(tmp_path: Path, ho
     with connection.cursor() as cur:  # the sequence moved past the copied ids: a plain INSERT still works
         cur.execute("SELECT max(id) < nextval(pg_get_serial_sequence('patients_patient', 'id')) FROM patients_patient")
         assert cur.fetchone()[0]
+
+
+def test_prepared_values_give_new_patients_what_refresh_derived_fields_gives() -> None:
+    """The staged path sets a new patient's derived fields from the row's ``Prepared`` values
+    (computed while reading) instead of calling ``refresh_derived_fields``: both must agree."""
+    from caredesk.intake.visit_apply import prepare
+    from caredesk.intake.visit_file import VisitRow
+    from caredesk.intake.visit_stage import _derive
+    from caredesk.patients import fastsql
+    from caredesk.patients.models import Patient
+
+    rows = [VisitRow(line=2, source_id="a", kind="outpatient", name="欧阳 娜娜", id_number=GOOD_ID.lower(), mobile="+86 138-0013-8000"),
+            VisitRow(line=3, source_id="b", kind="outpatient", name="单雄信"),
+            VisitRow(line=4, source_id="c", kind="inpatient", name="张三", mobile="13912345678", address="某路1号")]
+    fields = ("name", "name_pinyin", "name_initials", "id_number", "id_number_bidx", "mobile", "mobile_bidx", "mobile_last4")
+    for r in rows:
+        prep = prepare(r)
+        fast = fastsql.new_instance(Patient, **prep.values)
+        _derive(fast, prep)
+        slow = Patient(**prep.values)
+        slow.refresh_derived_fields()
+        assert [getattr(fast, f) for f in fields] == [getattr(slow, f) for f in fields]
+        assert fast.name_pinyin  # not trivially equal

@@ -1,0 +1,69 @@
+"""forkpipe: a producer in a forked child, its items here in order."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from caredesk.core import forkpipe
+
+pytestmark = pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(),
+                                reason="this platform cannot fork")
+
+
+def numbers(n: int) -> Iterator[tuple[int, int]]:
+    for i in range(n):
+        yield i, os.getpid()
+
+
+def test_items_arrive_in_order_from_another_process() -> None:
+    got = list(forkpipe.iterate_in_child(lambda: numbers(2500), chunk=100))
+    assert [i for i, _pid in got] == list(range(2500))
+    assert {pid for _i, pid in got} != {os.getpid()} and len({pid for _i, pid in got}) == 1
+
+
+def test_an_error_in_the_child_is_raised_here_after_the_items_before_it() -> None:
+    def failing() -> Iterator[int]:
+        yield 1
+        yield 2
+        raise ValueError("row 3 is broken")
+
+    got: list[int] = []
+    with pytest.raises(ValueError, match="row 3 is broken"):
+        for item in forkpipe.iterate_in_child(failing, chunk=1):
+            got.append(item)
+    assert got == [1, 2]
+
+
+def test_stopping_early_ends_the_child_and_runs_its_clean_up(tmp_path: Path) -> None:
+    marker = tmp_path / "cleaned"
+
+    def endless() -> Iterator[int]:
+        try:
+            i = 0
+            while True:
+                yield i
+                i += 1
+        finally:
+            marker.write_text("yes")
+
+    items = forkpipe.iterate_in_child(endless, chunk=10)
+    assert [next(items) for _ in range(25)] == list(range(25))
+    items.close()  # joins the child
+    assert marker.read_text() == "yes"
+
+
+def test_no_child_is_forked_while_other_threads_run() -> None:
+    assert forkpipe.available()  # pytest's (and xdist's) worker runs one thread
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not forkpipe.available()
+    finally:
+        stop.set()
+        other.join()
