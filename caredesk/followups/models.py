@@ -119,8 +119,11 @@ class FollowupPlan(models.Model):
         CLOSED = "closed", _("已结束")
         WITHDRAWN = "withdrawn", _("已撤销")
 
-    template = models.ForeignKey(PlanTemplate, verbose_name=_("模板"), on_delete=models.PROTECT, related_name="plans")
-    patient = models.ForeignKey("patients.Patient", verbose_name=_("患者"), on_delete=models.CASCADE, related_name="followup_plans")
+    # no index of their own: followup_plan_unique and followup_plan_patient lead with them
+    template = models.ForeignKey(PlanTemplate, verbose_name=_("模板"), on_delete=models.PROTECT, related_name="plans",
+                                 db_index=False)
+    patient = models.ForeignKey("patients.Patient", verbose_name=_("患者"), on_delete=models.CASCADE, related_name="followup_plans",
+                                db_index=False)
     encounter = models.ForeignKey(
         "patients.Encounter", verbose_name=_("就诊"), null=True, blank=True, on_delete=models.CASCADE, related_name="followup_plans",
     )

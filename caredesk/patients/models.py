@@ -267,19 +267,19 @@ class Patient(models.Model):
         GROUP = "group", _("团体")
 
     name = models.CharField(_("姓名"), max_length=NAME_MAX_LENGTH, db_index=True)  # prefix half of "contains"
-    name_pinyin = models.CharField(_("姓名拼音"), max_length=120, blank=True, db_index=True)
-    name_initials = models.CharField(_("拼音首字母"), max_length=30, blank=True, db_index=True)
+    name_pinyin = models.CharField(_("姓名拼音"), max_length=120, blank=True)
+    name_initials = models.CharField(_("拼音首字母"), max_length=30, blank=True)
     sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
     birth_date = models.DateField(_("出生日期"), null=True, blank=True)
     id_number = EncryptedTextField(_("身份证号"), blank=True)
-    id_number_bidx = models.CharField(max_length=64, blank=True, db_index=True)
+    id_number_bidx = models.CharField(max_length=64, blank=True)
     mobile = EncryptedTextField(_("手机号"), blank=True)
-    mobile_bidx = models.CharField(max_length=64, blank=True, db_index=True)
-    mobile_last4 = models.CharField(_("手机尾号"), max_length=4, blank=True, db_index=True)
+    mobile_bidx = models.CharField(max_length=64, blank=True)
+    mobile_last4 = models.CharField(_("手机尾号"), max_length=4, blank=True)
     other_phones = EncryptedTextField(_("其他电话"), blank=True)
     address = EncryptedTextField(_("地址"), blank=True)
-    outpatient_no = models.CharField(_("门诊号"), max_length=40, blank=True, db_index=True)
-    inpatient_no = models.CharField(_("住院号"), max_length=40, blank=True, db_index=True)
+    outpatient_no = models.CharField(_("门诊号"), max_length=40, blank=True)
+    inpatient_no = models.CharField(_("住院号"), max_length=40, blank=True)
     insurance_no = models.CharField(_("医保号"), max_length=40, blank=True)
     source_channel = models.CharField(_("媒体来源"), max_length=60, blank=True)
     customer_type = models.CharField(_("客户类型"), max_length=12, choices=CustomerType.choices, default=CustomerType.OUTPATIENT)
@@ -313,6 +313,18 @@ class Patient(models.Model):
         verbose_name = _("患者")
         verbose_name_plural = _("患者")
         ordering = ["-id"]
+        # Plain b-tree indexes (exact match and a-z ranges). ``db_index=True`` on a CharField also
+        # makes PostgreSQL build a second, varchar_pattern_ops index for LIKE, which only ``name``
+        # needs (search by name prefix): the others cost an index write per patient for nothing.
+        indexes = [
+            models.Index(fields=["name_pinyin"], name="patient_name_pinyin"),
+            models.Index(fields=["name_initials"], name="patient_name_initials"),
+            models.Index(fields=["id_number_bidx"], name="patient_id_number_bidx"),
+            models.Index(fields=["mobile_bidx"], name="patient_mobile_bidx"),
+            models.Index(fields=["mobile_last4"], name="patient_mobile_last4"),
+            models.Index(fields=["outpatient_no"], name="patient_outpatient_no"),
+            models.Index(fields=["inpatient_no"], name="patient_inpatient_no"),
+        ]
         permissions = [
             ("view_all_patients", _("查看全部患者")),
             ("merge_patients", _("合并重复档案")),
@@ -412,7 +424,9 @@ class Encounter(models.Model):
         DISCHARGED = "discharged", _("已出院")
         CANCELLED = "cancelled", _("已取消")
 
-    patient = models.ForeignKey(Patient, verbose_name=_("患者"), on_delete=models.CASCADE, related_name="encounters")
+    # no index of their own: encounter_patient_timeline and encounter_department_patient lead with them
+    patient = models.ForeignKey(Patient, verbose_name=_("患者"), on_delete=models.CASCADE, related_name="encounters",
+                                db_index=False)
     kind = models.CharField(_("类别"), max_length=10, choices=Kind.choices)
     source_system = models.CharField(_("来源系统"), max_length=120)
     source_id = models.CharField(_("来源流水号"), max_length=120)
@@ -423,6 +437,7 @@ class Encounter(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="encounters",
+        db_index=False,
     )
     department_name = models.CharField(_("科室名称"), max_length=80, blank=True)
     doctor = models.ForeignKey(
