@@ -86,6 +86,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def child_rss_mb() -> float:
+    """Peak RSS of the process that read and checked the file (forked by the import), once ended."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def child_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def baseline_sqlite(path: Path) -> float:
     with tempfile.TemporaryDirectory() as d:
         con = sqlite3.connect(Path(d) / "b.db")
@@ -163,6 +173,7 @@ def run_import(path: Path, vendor: str, method: str, rerun: bool, batch_size: in
     print(f"[{vendor}/{method}] rows={rows} imported={run.imported} updated={run.updated} unchanged={run.unchanged} "
           f"rejected={run.rejected} wall={elapsed:.1f}s cpu={cpu:.1f}s (this process; the database server's CPU is not counted) "
           f"rows/s wall={rows / elapsed:,.0f} rows/s cpu={rows / cpu:,.0f} peak_rss={peak_rss_mb():.0f}MB "
+          f"reader_process: cpu={child_cpu():.1f}s peak_rss={child_rss_mb():.0f}MB "
           f"load_avg={load0:.1f}->{load1:.1f}")
     print(f"[{vendor}/{method}] hooks: wall={HOOK_TIME['wall']:.1f}s ({HOOK_TIME['wall'] / elapsed:.0%}) "
           f"cpu={HOOK_TIME['cpu']:.1f}s ({HOOK_TIME['cpu'] / cpu:.0%})")

@@ -251,3 +251,28 @@ def test_prepared_values_give_new_patients_what_refresh_derived_fields_gives() -
         slow.refresh_derived_fields()
         assert [getattr(fast, f) for f in fields] == [getattr(slow, f) for f in fields]
         assert fast.name_pinyin  # not trivially equal
+
+
+def _plan(queryset: Any) -> str:
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN QUERY PLAN " + sql, params)
+        return " | ".join(str(row[-1]) for row in cur.fetchall())
+
+
+def test_the_lookups_of_a_full_batch_probe_indexes_instead_of_scanning_the_archive() -> None:
+    """SQLite plans a query with thousands of IN values as a full scan when they are ORed over
+    several columns: each batch then costs as much as the archive is large. The staged path's
+    lookups, at their full size, must use the indexes."""
+    from caredesk.intake.visit_stage import LOOKUP_CHUNK, _known_queries
+    from caredesk.patients.models import Encounter
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's planner (PostgreSQL gets one array per column)")
+    values = [f"{i:064x}" for i in range(LOOKUP_CHUNK * 2)]
+    arrays = {"id_number_bidx": values, "outpatient_no": values, "inpatient_no": values, "mobile_bidx": values}
+    plans = [_plan(q) for q in _known_queries(arrays)]
+    assert len(plans) == 8
+    assert all("USING INDEX" in p and "SCAN patients_patient" not in p for p in plans), plans
+    encounters = _plan(Encounter.objects.filter(source_system="HIS", source_id__in=values[:2000]).values_list("source_id", "id"))
+    assert "SCAN" not in encounters, encounters
