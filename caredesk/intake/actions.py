@@ -162,7 +162,13 @@ def import_visits(
     try:
         with _bulk_session():
             done = False
+            analysed_at = commit_rows  # rows applied when the planner statistics were last refreshed
             while not done:
+                if applier is None and sum(counts.values()) >= 2 * analysed_at:
+                    from .visit_stage import refresh_statistics
+
+                    refresh_statistics()
+                    analysed_at = sum(counts.values())
                 with transaction.atomic():  # one commit per ``commit_rows`` rows
                     applied = 0
                     for item in items:

@@ -180,18 +180,33 @@ class Prepared:
     computation (no database), so it can run in the process that reads the file."""
 
     values: dict[str, Any]
-    keys: list[tuple[str, str]]
     id_number_bidx: str
     mobile_bidx: str
     pinyin: tuple[str, str]
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # positional: the cheapest to pickle
+        return Prepared, (self.values, self.id_number_bidx, self.mobile_bidx, self.pinyin)
+
+    @property
+    def keys(self) -> list[tuple[str, str]]:
+        """``MatchKeys.row_keys`` from the blind indexes already computed (not sent between processes)."""
+        values, keys = self.values, []
+        if values.get("id_number"):
+            keys.append(("id", self.id_number_bidx))
+        if values.get("outpatient_no"):
+            keys.append(("out", values["outpatient_no"]))
+        if values.get("inpatient_no"):
+            keys.append(("in", values["inpatient_no"]))
+        if values.get("name") and values.get("mobile"):
+            keys.append(("name_mobile", f"{values['name']}|{self.mobile_bidx}"))
+        return keys
 
 
 def prepare(r: VisitRow) -> Prepared:
     from caredesk.patients.models import name_to_pinyin
 
     values = _incoming_values(r)
-    return Prepared(values=values, keys=MatchKeys().row_keys(values),
-                    id_number_bidx=_bidx("id_number", values.get("id_number", "")),
+    return Prepared(values=values, id_number_bidx=_bidx("id_number", values.get("id_number", "")),
                     mobile_bidx=_bidx("phone", values.get("mobile", "")),
                     pinyin=name_to_pinyin(values.get("name", "")))
 

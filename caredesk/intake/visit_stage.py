@@ -327,6 +327,19 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
 # --- SQL --------------------------------------------------------------------------------------------
 
 
+def refresh_statistics() -> None:
+    """PostgreSQL: fresh planner statistics for the tables an import grows. Autovacuum lags behind a
+    bulk load; with the statistics of a far smaller table the planner answers the visit-figure
+    recount with a sequential scan of all encounters, once per batch (a batch then costs as much
+    as the archive is large). Called by the import each time the rows it applied have doubled."""
+    if connection.vendor != "postgresql":
+        return
+    from caredesk.patients.models import Encounter, Patient
+
+    with connection.cursor() as cur:
+        cur.execute(f"ANALYZE {Patient._meta.db_table}, {Encounter._meta.db_table}")
+
+
 def _convert(field_name: str, model: Any) -> Any:
     from caredesk.patients.fastsql import _converter
 

@@ -233,7 +233,7 @@ def test_postgresql_copies_new_patients_and_stages_encounters(tmp_path: Path, ho
 def test_prepared_values_give_new_patients_what_refresh_derived_fields_gives() -> None:
     """The staged path sets a new patient's derived fields from the row's ``Prepared`` values
     (computed while reading) instead of calling ``refresh_derived_fields``: both must agree."""
-    from caredesk.intake.visit_apply import prepare
+    from caredesk.intake.visit_apply import MatchKeys, prepare
     from caredesk.intake.visit_file import VisitRow
     from caredesk.intake.visit_stage import _derive
     from caredesk.patients import fastsql
@@ -251,6 +251,7 @@ def test_prepared_values_give_new_patients_what_refresh_derived_fields_gives() -
         slow.refresh_derived_fields()
         assert [getattr(fast, f) for f in fields] == [getattr(slow, f) for f in fields]
         assert fast.name_pinyin  # not trivially equal
+        assert prep.keys == MatchKeys().row_keys(prep.values)
 
 
 def _plan(queryset: Any) -> str:
@@ -276,3 +277,15 @@ def test_the_lookups_of_a_full_batch_probe_indexes_instead_of_scanning_the_archi
     assert all("USING INDEX" in p and "SCAN patients_patient" not in p for p in plans), plans
     encounters = _plan(Encounter.objects.filter(source_system="HIS", source_id__in=values[:2000]).values_list("source_id", "id"))
     assert "SCAN" not in encounters, encounters
+
+
+def test_planner_statistics_are_refreshed_each_time_the_applied_rows_double(tmp_path: Path, hook_calls: dict[str, list[Any]],
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from caredesk.intake import visit_stage
+
+    calls: list[int] = []
+    real = visit_stage.refresh_statistics
+    monkeypatch.setattr(visit_stage, "refresh_statistics", lambda: (calls.append(1), real())[1])
+    run = import_visits(write_csv(tmp_path / "v.csv", random_rows(40, 9), "gbk"), batch_size=2, commit_rows=4)
+    assert run.imported + run.updated + run.unchanged == 40
+    assert len(calls) == 3  # after 8, 16 and 32 rows
