@@ -147,16 +147,25 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     preps = [prepared(r) for r in rows]
     keys_per_row = [p.keys for p in preps]
 
-    # 1. every patient any row could match (light), then their survivors
-    wanted: dict[str, set[str]] = {"id": set(), "out": set(), "in": set(), "name_mobile": set()}
+    # 1. every patient any row could match (light), then their survivors. First by identity number:
+    # a row whose number is known matches that patient whatever its other keys say, so only the
+    # other rows' record numbers and mobiles are looked up (most rows of a file need one probe).
+    id_keys = sorted({value for keys in keys_per_row for kind, value in keys if kind == "id"})
+    loaded = {p.pk: p for p in _load_known({"id_number_bidx": id_keys})} if id_keys else {}
+    known_ids = {p.id_number_bidx for p in loaded.values()}
+    wanted: dict[str, set[str]] = {"out": set(), "in": set(), "name_mobile": set()}
     for keys in keys_per_row:
-        for kind, value in keys:
-            wanted[kind].add(value)
+        if not any(kind == "id" and value in known_ids for kind, value in keys):
+            for kind, value in keys:
+                if kind != "id":
+                    wanted[kind].add(value)
     arrays: dict[str, list[Any]] = {}
-    for kind, column in (("id", "id_number_bidx"), ("out", "outpatient_no"), ("in", "inpatient_no"), ("name_mobile", "mobile_bidx")):
+    for kind, column in (("out", "outpatient_no"), ("in", "inpatient_no"), ("name_mobile", "mobile_bidx")):
         if wanted[kind]:
             arrays[column] = sorted({v.split("|", 1)[1] for v in wanted[kind]} if kind == "name_mobile" else wanted[kind])
-    found = _load_known(arrays)
+    if arrays:
+        loaded.update((p.pk, p) for p in _load_known(arrays) if p.pk not in loaded)
+    found = [loaded[pk] for pk in sorted(loaded)]  # lowest id first
     by_pk: dict[int, Any] = {p.pk: p for p in found}
     pending = {p.merged_into_id for p in found if p.merged_into_id} - by_pk.keys()
     while pending:
