@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def available() -> bool:
             and threading.active_count() == 1)
 
 
-def iterate_in_child(produce: Callable[[], Iterable[T]], *, chunk: int = CHUNK) -> Iterator[T]:
+def iterate_in_child(produce: Callable[[], Iterable[T]], *, chunk: int = CHUNK) -> Generator[T, None, None]:
     """The items of ``produce()``, computed in a forked child. An exception raised in the child is
     raised here (the same type when it can be pickled). Closing this generator early stops the child."""
     ctx = multiprocessing.get_context("fork")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -153,14 +153,14 @@ def import_visits(
         if progress:
             progress(run)
 
-    items: Iterator[VisitRow | RejectedRow] = vf.rows
+    items: Generator[VisitRow | RejectedRow, None, None] = vf.rows
     if parallel is None:
         parallel = path.stat().st_size >= PARALLEL_MIN_BYTES
     if parallel and forkpipe.available():
         items = forkpipe.iterate_in_child(functools.partial(
             _read_and_prepare, path, source_system, mapping.columns if mapping else None, applier is None))
     try:
-        with _bulk_session():
+        with _bulk_session(), closing(items):  # closing: a reader process stops with the import
             done = False
             analysed_at = commit_rows  # rows applied when the planner statistics were last refreshed
             while not done:

@@ -17,7 +17,7 @@ import csv
 import re
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from pathlib import Path
@@ -120,7 +120,7 @@ class VisitFile:
     encoding: str
     header: list[str]
     columns: dict[str, int]
-    rows: Iterator[VisitRow | RejectedRow]
+    rows: Generator[VisitRow | RejectedRow, None, None]
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -268,7 +268,7 @@ SEEN_CHUNK = 1000  # rows parsed ahead and checked against the seen keys at once
 
 
 def _parse_rows(lines: Iterator[list[str]], header_line: int, header: list[str], columns: dict[str, int],
-                source_system: str) -> Iterator[VisitRow | RejectedRow]:
+                source_system: str) -> Generator[VisitRow | RejectedRow, None, None]:
     chunk = SEEN_CHUNK
     tz = timezone.get_current_timezone()  # once: it is a context-local look-up (~10 µs) per call
     seen = SeenKeys()
