@@ -151,26 +151,25 @@ def _cached_bidx(key_setting: str, kind: str, value: str) -> str:  # the key is 
     return pii.blind_index(kind, value)
 
 
-class MatchKeys:
-    """The keys an incoming row can match a patient by, in ``find_patient``'s order: ID number
-    (blind index), 门诊号, 住院号, name + mobile (blind index). Shared by the batch and the staged
-    import paths."""
+def match_keys(values: dict[str, Any], id_number_bidx: str, mobile_bidx: str) -> list[tuple[str, str]]:
+    """The keys incoming patient values can match a patient by, in ``find_patient``'s order: ID
+    number (blind index), 门诊号, 住院号, name + mobile (blind index). Shared by the batch and the
+    staged import paths."""
+    keys = []
+    if values.get("id_number"):
+        keys.append(("id", id_number_bidx))
+    if values.get("outpatient_no"):
+        keys.append(("out", values["outpatient_no"]))
+    if values.get("inpatient_no"):
+        keys.append(("in", values["inpatient_no"]))
+    if values.get("name") and values.get("mobile"):
+        keys.append(("name_mobile", f"{values['name']}|{mobile_bidx}"))
+    return keys
 
-    @staticmethod
-    def bidx(kind: str, value: str) -> str:
-        return _bidx(kind, value)
 
-    def row_keys(self, values: dict[str, Any]) -> list[tuple[str, str]]:
-        keys = []
-        if values.get("id_number"):
-            keys.append(("id", _bidx("id_number", values["id_number"])))
-        if values.get("outpatient_no"):
-            keys.append(("out", values["outpatient_no"]))
-        if values.get("inpatient_no"):
-            keys.append(("in", values["inpatient_no"]))
-        if values.get("name") and values.get("mobile"):
-            keys.append(("name_mobile", f"{values['name']}|{_bidx('phone', values['mobile'])}"))
-        return keys
+def row_keys(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """``match_keys`` with the blind indexes computed (cached) here."""
+    return match_keys(values, _bidx("id_number", values.get("id_number") or ""), _bidx("phone", values.get("mobile") or ""))
 
 
 @dataclass(slots=True)
@@ -189,17 +188,8 @@ class Prepared:
 
     @property
     def keys(self) -> list[tuple[str, str]]:
-        """``MatchKeys.row_keys`` from the blind indexes already computed (not sent between processes)."""
-        values, keys = self.values, []
-        if values.get("id_number"):
-            keys.append(("id", self.id_number_bidx))
-        if values.get("outpatient_no"):
-            keys.append(("out", values["outpatient_no"]))
-        if values.get("inpatient_no"):
-            keys.append(("in", values["inpatient_no"]))
-        if values.get("name") and values.get("mobile"):
-            keys.append(("name_mobile", f"{values['name']}|{self.mobile_bidx}"))
-        return keys
+        """The matching keys, from the blind indexes already computed (not sent between processes)."""
+        return match_keys(self.values, self.id_number_bidx, self.mobile_bidx)
 
 
 def prepare(r: VisitRow) -> Prepared:
@@ -221,8 +211,7 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
     from caredesk.patients.models import Encounter, Patient
 
     incoming = [_incoming_values(r) for r in rows]
-    matching = MatchKeys()  # one blind-index cache for the whole batch
-    keys_per_row = [matching.row_keys(v) for v in incoming]
+    keys_per_row = [row_keys(v) for v in incoming]
 
     # 1. one query for every patient any row could match, then their survivors
     wanted: dict[str, set[str]] = {"id": set(), "out": set(), "in": set(), "name_mobile": set()}
@@ -288,7 +277,7 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
                 changed = True
                 if patient.pk is not None:
                     dirty[id(patient)] = patient
-        for key in matching.row_keys({k: getattr(patient, k) for k in ("id_number", "outpatient_no", "inpatient_no", "name", "mobile")}):
+        for key in row_keys({k: getattr(patient, k) for k in ("id_number", "outpatient_no", "inpatient_no", "name", "mobile")}):
             key_index.setdefault(key, patient)
         row_patient.append(patient)
         row_patient_changed.append(changed)

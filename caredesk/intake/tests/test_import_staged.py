@@ -233,7 +233,7 @@ def test_postgresql_copies_new_patients_and_stages_encounters(tmp_path: Path, ho
 def test_prepared_values_give_new_patients_what_refresh_derived_fields_gives() -> None:
     """The staged path sets a new patient's derived fields from the row's ``Prepared`` values
     (computed while reading) instead of calling ``refresh_derived_fields``: both must agree."""
-    from caredesk.intake.visit_apply import MatchKeys, prepare
+    from caredesk.intake.visit_apply import prepare, row_keys
     from caredesk.intake.visit_file import VisitRow
     from caredesk.intake.visit_stage import _derive
     from caredesk.patients import fastsql
@@ -251,7 +251,7 @@ def test_prepared_values_give_new_patients_what_refresh_derived_fields_gives() -
         slow.refresh_derived_fields()
         assert [getattr(fast, f) for f in fields] == [getattr(slow, f) for f in fields]
         assert fast.name_pinyin  # not trivially equal
-        assert prep.keys == MatchKeys().row_keys(prep.values)
+        assert prep.keys == row_keys(prep.values)
 
 
 def _plan(queryset: Any) -> str:
