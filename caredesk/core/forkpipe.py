@@ -4,8 +4,11 @@ Bulk work that reads and checks a file (CPU-bound Python) can then run on the se
 process writes to the database. The child is forked, so it starts with this process's settings, keys
 and caches and needs no start-up; it must not touch what it inherited from the parent's open
 connections (it only reads the file and computes). Items travel pickled, ``chunk`` at a time, through
-a pipe: when the consumer falls behind, the child blocks on the full pipe, so at most about two
-chunks are in flight and memory stays flat.
+a pipe. The child works ahead: a thread of its own writes the pickled chunks to the pipe while it
+computes the next ones, up to ``ahead`` chunks (a pipe holds 64 KB, less than one chunk: without
+the thread the child could lead by one chunk only, and a consumer that takes two chunks at a time
+waited for the second). When the consumer falls behind, the child blocks on its full queue, so
+memory stays flat.
 
 ``available()`` says whether a child can be forked here: not on platforms without ``fork``, not from
 a daemonic process (a Celery prefork worker), and not from a process that runs other threads (a
@@ -17,14 +20,17 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import queue
 import threading
 from collections.abc import Callable, Generator, Iterable
+from multiprocessing.reduction import ForkingPickler
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 CHUNK = 1000
+AHEAD = 16  # chunks the child may compute before the consumer takes them
 
 
 def available() -> bool:
@@ -32,12 +38,13 @@ def available() -> bool:
             and threading.active_count() == 1)
 
 
-def iterate_in_child(produce: Callable[[], Iterable[T]], *, chunk: int = CHUNK) -> Generator[T, None, None]:
+def iterate_in_child(produce: Callable[[], Iterable[T]], *, chunk: int = CHUNK, ahead: int = AHEAD
+                     ) -> Generator[T, None, None]:
     """The items of ``produce()``, computed in a forked child. An exception raised in the child is
     raised here (the same type when it can be pickled). Closing this generator early stops the child."""
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(produce, receiver, sender, chunk), name="caredesk-producer", daemon=True)
+    child = ctx.Process(target=_child, args=(produce, receiver, sender, chunk, ahead), name="caredesk-producer", daemon=True)
     child.start()
     sender.close()
     try:
@@ -60,27 +67,64 @@ def iterate_in_child(produce: Callable[[], Iterable[T]], *, chunk: int = CHUNK) 
             child.join()
 
 
-def _child(produce: Callable[[], Iterable[Any]], receiver: Any, sender: Any, chunk: int) -> None:
+class _Outbox:
+    """The child's side of the pipe: chunks are pickled here and written by a thread, so the
+    producer goes on computing while a write waits for the consumer (at most ``ahead`` pickled
+    chunks queue up). A consumer that stopped breaks the pipe: the next ``send`` raises
+    ``BrokenPipeError`` in the producer."""
+
+    def __init__(self, sender: Any, ahead: int) -> None:
+        self.sender = sender
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=max(1, ahead))
+        self.broken = threading.Event()
+        self.thread = threading.Thread(target=self._pump, name="caredesk-producer-outbox", daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        while (data := self.queue.get()) is not None:
+            if self.broken.is_set():
+                continue  # keep draining so a producer waiting on the full queue gets to see it
+            try:
+                self.sender.send_bytes(data)
+            except OSError:  # BrokenPipeError, ConnectionResetError: the consumer stopped early
+                self.broken.set()
+
+    def send(self, message: Any) -> None:
+        if self.broken.is_set():
+            raise BrokenPipeError("the consumer stopped")
+        self.queue.put(bytes(ForkingPickler.dumps(message)))
+
+    def close(self) -> None:
+        """Write what is queued, then stop the thread."""
+        self.queue.put(None)
+        self.thread.join()
+
+
+def _child(produce: Callable[[], Iterable[Any]], receiver: Any, sender: Any, chunk: int, ahead: int) -> None:
     receiver.close()  # the parent's end: while the child holds it too, the pipe never breaks
+    outbox = _Outbox(sender, ahead)
     items = iter(produce())
     try:
         buffer: list[Any] = []
         for item in items:
             buffer.append(item)
             if len(buffer) >= chunk:
-                sender.send(("items", buffer))
+                outbox.send(("items", buffer))
                 buffer = []
-        sender.send(("items", buffer))
-        sender.send(("done", None))
+        outbox.send(("items", buffer))
+        outbox.send(("done", None))
     except (BrokenPipeError, ConnectionResetError):
         pass  # the consumer stopped early
     except BaseException as exc:  # everything goes back to the consumer
         try:
-            sender.send(("error", exc))
+            outbox.send(("error", exc))
+        except BrokenPipeError:
+            pass
         except Exception:  # not picklable: send its text
-            sender.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+            outbox.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
     finally:
         close = getattr(items, "close", None)
         if close is not None:  # a generator's own clean-up (temporary files): the child ends with os._exit
             close()
+        outbox.close()
         sender.close()

@@ -51,7 +51,7 @@ def test_stopping_early_ends_the_child_and_runs_its_clean_up(tmp_path: Path) -> 
         finally:
             marker.write_text("yes")
 
-    items = forkpipe.iterate_in_child(endless, chunk=10)
+    items = forkpipe.iterate_in_child(endless, chunk=10, ahead=8)
     assert [next(items) for _ in range(25)] == list(range(25))
     items.close()  # joins the child
     assert marker.read_text() == "yes"
@@ -70,3 +70,25 @@ def test_no_child_is_forked_while_other_threads_run(monkeypatch: pytest.MonkeyPa
     finally:
         stop.set()
         other.join()
+
+
+def test_the_child_works_ahead_of_a_slow_consumer() -> None:
+    """A pipe holds less than one chunk: the child must queue several chunks, not wait for each read."""
+    import multiprocessing
+    import time
+
+    produced = multiprocessing.get_context("fork").Value("i", 0)
+
+    def counted() -> Iterator[bytes]:
+        for _ in range(100):
+            with produced.get_lock():
+                produced.value += 1
+            yield b"x" * 20_000  # a chunk of 10 is ~200 KB, three times a pipe's buffer
+
+    items = forkpipe.iterate_in_child(counted, chunk=10, ahead=8)
+    next(items)
+    deadline = time.monotonic() + 10
+    while produced.value < 60 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert produced.value >= 60  # without the outbox: ~20 (the chunk read, and one blocked on the pipe)
+    assert sum(1 for _ in items) == 99
