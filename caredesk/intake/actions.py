@@ -31,6 +31,9 @@ BATCH_SIZE = 2000
 COMMIT_ROWS = 20000
 # Files from this size on are read and checked in a child process (see ``import_visits``).
 PARALLEL_MIN_BYTES = 4 << 20
+# A first load (no patient in the archive yet) of a file at least this big builds the search
+# indexes after its rows instead of row by row (``patients.bulkload``; see ``import_visits``).
+DEFER_INDEXES_MIN_BYTES = 4 << 20
 # SQLite page cache for the importing connection (default 2 MB): the indexes the import writes
 # then stay in memory between batches of one transaction instead of being spilled and re-read.
 SQLITE_IMPORT_CACHE_KIB = 65536
@@ -95,6 +98,7 @@ def import_visits(
     method: str = "staged",
     commit_rows: int = COMMIT_ROWS,
     parallel: bool | None = None,
+    defer_indexes: bool | None = None,
 ) -> ImportRun:
     """Import one visit file. Batches of ``batch_size`` rows are applied, and committed every
     ``commit_rows`` rows (a crash keeps what was committed; a re-run changes nothing for rows already
@@ -104,7 +108,13 @@ def import_visits(
     ``parallel``: read and check the file in a forked child process while this one writes (the
     rows come over a pipe in file order, so the result is the same). None: when the file is at least
     ``PARALLEL_MIN_BYTES`` and a child can be forked here (``forkpipe.available``: not from a
-    threaded web server or a daemonic worker); True: whenever a child can be forked."""
+    threaded web server or a daemonic worker); True: whenever a child can be forked.
+
+    ``defer_indexes``: drop the indexes only searches use while the rows go in and build them once
+    at the end (``patients.bulkload``; the archive's own applier only). None: for a first load,
+    when the archive holds no patient yet and the file is at least ``DEFER_INDEXES_MIN_BYTES``.
+    The statements that rebuild them are stored on the run first; a run that dies before it
+    rebuilds them is repaired by the next import or ``migrate`` (``restore_deferred_indexes``)."""
     path = Path(path)
     source_system = (source_system or "HIS").strip()
     run = ImportRun.objects.create(
@@ -125,6 +135,13 @@ def import_visits(
         log.exception("import run %s: file could not be opened", run.pk)
         return _finish(run, acting_user, error=_("文件无法读取（不是有效的 CSV 或 xlsx 文件）"))
     run.encoding = vf.encoding
+    restore_deferred_indexes()  # of a run that died with them deferred
+    if applier is None and (defer_indexes or (defer_indexes is None and _first_load(path))):
+        from caredesk.patients import bulkload
+
+        run.deferred_indexes = bulkload.plan()
+        run.save(update_fields=["deferred_indexes"])
+        bulkload.defer(run.deferred_indexes)
     run.rejects_path = str(rejects_path or rejects_path_for(path))
     writer = RejectsWriter(Path(run.rejects_path), vf.header)
     counts = dict.fromkeys(STATUSES, 0)
@@ -188,11 +205,45 @@ def import_visits(
         log.exception("import run %s failed", run.pk)
         writer.close()
         return _finish(run, acting_user, error=_("导入中断：%(err)s") % {"err": type(exc).__name__})
+    finally:
+        if run.deferred_indexes is not None:
+            _restore_indexes(run)
     writer.close()
     if not rejected:
         Path(run.rejects_path).unlink(missing_ok=True)
         run.rejects_path = ""
     return _finish(run, acting_user)
+
+
+def _first_load(path: Path) -> bool:
+    from caredesk.patients.models import Patient
+
+    return path.stat().st_size >= DEFER_INDEXES_MIN_BYTES and not Patient.objects.exists()
+
+
+def _restore_indexes(run: ImportRun) -> None:
+    from caredesk.patients import bulkload
+
+    if run.deferred_indexes is None:
+        return
+    try:
+        with transaction.atomic():
+            bulkload.restore(run.deferred_indexes)
+            run.deferred_indexes = None
+            run.save(update_fields=["deferred_indexes"])
+    except Exception:  # kept on the run: the next import or migrate tries again
+        log.exception("import run %s: the deferred search indexes could not be rebuilt", run.pk)
+    else:
+        log.info("import run %s: search indexes rebuilt", run.pk)
+
+
+def restore_deferred_indexes() -> int:
+    """Rebuild the search indexes of every run that left them deferred (it died, or its rebuild
+    failed); the number of runs repaired. Idempotent: an index that exists is left alone."""
+    runs = list(ImportRun.objects.filter(deferred_indexes__isnull=False).order_by("id"))
+    for run in runs:
+        _restore_indexes(run)
+    return len(runs)
 
 
 def _read_and_prepare(path: Path, source_system: str, columns: dict[str, str] | None, prepare: bool

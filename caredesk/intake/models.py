@@ -90,6 +90,9 @@ class ImportRun(models.Model):
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A first big load builds the search indexes after its rows (``patients.bulkload``): the
+    # statements that rebuild them, stored before they are dropped; cleared once they are back.
+    deferred_indexes = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("导入批次")

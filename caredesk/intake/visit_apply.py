@@ -107,10 +107,10 @@ def _id_facts(id_number: str) -> tuple[Any, str] | None:
     (``None`` when the archive's validator rejects the number); cached: a patient's rows repeat it."""
     from django.core.exceptions import ValidationError
 
-    from caredesk.patients.validators import id_number_birth_date, id_number_sex
+    from caredesk.patients.validators import id_number_facts
 
     try:
-        return id_number_birth_date(id_number), id_number_sex(id_number)
+        return id_number_facts(id_number)
     except ValidationError:
         return None
 

@@ -18,7 +18,7 @@ from . import fastsql, hooks
 from .data import EncounterData, PatientData
 from .directory import Directory
 from .models import Consent, Encounter, Patient, PatientIdentifier, Segment
-from .validators import id_number_birth_date, id_number_sex
+from .validators import id_number_facts
 
 _PLAIN_FIELDS = ("name", "birth_date", "outpatient_no", "inpatient_no", "insurance_no", "source_channel", "address")
 
@@ -107,8 +107,9 @@ def _incoming(data: PatientData) -> dict[str, Any]:
         values["customer_type"] = data.customer_type
     if "id_number" in values:
         try:
-            values.setdefault("birth_date", id_number_birth_date(values["id_number"]))
-            values.setdefault("sex", id_number_sex(values["id_number"]))
+            born, sex = id_number_facts(values["id_number"])
+            values.setdefault("birth_date", born)
+            values.setdefault("sex", sex)
         except ValidationError:
             pass
     return values

@@ -94,7 +94,16 @@ def id_number_birth_date(value: str) -> date:
 
 
 def id_number_sex(value: str) -> str:
+    return _sex(validate_id_number(value))
+
+
+def id_number_facts(value: str) -> tuple[date, str]:
+    """(birth date, sex) of a valid number, checked once (ValidationError otherwise)."""
     value = validate_id_number(value)
+    return _birth(value), _sex(value)
+
+
+def _sex(value: str) -> str:
     digit = int(value[16] if len(value) == 18 else value[14])
     return "M" if digit % 2 else "F"
 

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from caredesk.patients.tests.factories import make_id_number
 from caredesk.patients.validators import (
     id_number_birth_date,
+    id_number_facts,
     id_number_sex,
     validate_id_number,
     validate_mobile,
@@ -22,6 +23,9 @@ def test_the_birth_date_and_sex_come_from_the_id_number():
     assert id_number_birth_date("11010519491231002X") == date(1949, 12, 31)
     assert id_number_sex("11010519491231002X") == "F"
     assert id_number_sex(make_id_number(seq=123)) == "M"
+    assert id_number_facts("11010519491231002X") == (date(1949, 12, 31), "F")
+    with pytest.raises(ValidationError, match="校验位"):
+        id_number_facts("110105194912310021")
 
 
 def test_a_wrong_check_digit_is_rejected_in_chinese():

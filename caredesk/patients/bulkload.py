@@ -1,0 +1,142 @@
+"""A first big load of the archive with its search indexes built afterwards, not row by row.
+
+The import of a hospital's history (a million visit rows into an empty archive) spends much of its
+time keeping indexes that only staff searches and lists read: name, pinyin, initials, last four
+digits, last visit, the name-suffix table, the encounters' department and doctor. Their keys are
+random, so every row lands on another page of each. The indexes that the import itself looks
+patients and encounters up by (identity number, mobile, record numbers, source id, the encounter
+timeline) stay. ``defer()`` drops the others (and switches off the trigger that fills the name
+suffixes of new patients); ``restore()`` builds them again in one sorted pass each and fills the
+suffixes of every patient added since, as bulk loaders do (``pg_restore`` creates its indexes
+after the data).
+
+Nothing is lost if the process dies between the two: ``defer`` returns the exact statements that
+rebuild what it drops (read from the database's catalogue) and the caller stores them before
+anything is dropped (``ImportRun.deferred_indexes``); every statement is idempotent, so running
+``restore`` again, or for a run that already restored, changes nothing. While indexes are deferred,
+searches give correct results, only slower, except "name contains" for the patients added since
+(their suffixes arrive with ``restore``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db import connection, transaction
+
+SUFFIX_TRIGGER = "patients_name_suffix_insert"
+
+
+def _deferrable() -> list[tuple[str, tuple[str, ...]]]:
+    """(table, columns) of the plain indexes no import lookup uses."""
+    from .models import Encounter, Patient
+
+    pt, et = Patient._meta.db_table, Encounter._meta.db_table
+    return [(pt, ("name",)), (pt, ("name_pinyin",)), (pt, ("name_initials",)), (pt, ("mobile_last4",)),
+            (pt, ("last_visit_at",)), (et, ("department_id", "patient_id")), (et, ("doctor_id",))]
+
+
+def _index_sql(cur: Any, name: str) -> str | None:
+    if connection.vendor == "postgresql":
+        cur.execute("SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND indexname = %s", [name])
+    else:
+        cur.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = %s", [name])
+    row = cur.fetchone()
+    return row[0] if row else None
+
+
+def plan() -> dict[str, Any]:
+    """What ``defer`` would drop, as the statements that rebuild it, and the highest patient id now
+    (suffixes are filled for the patients after it). Store this before calling ``defer``."""
+    from .models import Patient
+
+    restore: list[str] = []
+    drop: list[str] = []
+    qn = connection.ops.quote_name
+    with connection.cursor() as cur:
+        for table, columns in _deferrable():
+            constraints = connection.introspection.get_constraints(cur, table)
+            for name, info in sorted(constraints.items()):
+                if (info.get("index") and not info.get("unique") and not info.get("primary_key")
+                        and tuple(info["columns"]) == columns):
+                    sql = _index_sql(cur, name)
+                    if sql:
+                        restore.append(sql)
+                        drop.append(f"DROP INDEX IF EXISTS {qn(name)}")
+        if connection.vendor == "postgresql":
+            cur.execute("SELECT 1 FROM pg_trigger WHERE tgname = %s AND tgenabled <> 'D'", [SUFFIX_TRIGGER])
+            if cur.fetchone():
+                drop.append(f"ALTER TABLE {qn(Patient._meta.db_table)} DISABLE TRIGGER {qn(SUFFIX_TRIGGER)}")
+                restore.insert(0, f"ALTER TABLE {qn(Patient._meta.db_table)} ENABLE TRIGGER {qn(SUFFIX_TRIGGER)}")
+        else:
+            cur.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [SUFFIX_TRIGGER])
+            row = cur.fetchone()
+            if row:
+                drop.append(f"DROP TRIGGER IF EXISTS {qn(SUFFIX_TRIGGER)}")
+                restore.insert(0, row[0])
+        cur.execute(f"SELECT COALESCE(MAX(id), 0) FROM {qn(Patient._meta.db_table)}")  # noqa: S608
+        (after_id,) = cur.fetchone()
+    return {"after_id": after_id, "restore": restore, "drop": drop}
+
+
+@transaction.atomic
+def defer(deferred: dict[str, Any]) -> None:
+    """Drop what ``deferred`` (from ``plan``) lists."""
+    with connection.cursor() as cur, _no_pending_checks(cur):
+        for sql in deferred["drop"]:
+            cur.execute(sql)
+
+
+@contextmanager
+def _no_pending_checks(cur: Any) -> Iterator[None]:
+    """PostgreSQL refuses ``ALTER TABLE`` on a table with deferred foreign-key checks pending in the
+    transaction (a caller's earlier writes): run them first, then defer again (Django's foreign
+    keys are ``DEFERRABLE INITIALLY DEFERRED``)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    yield
+    cur.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+_CREATE = re.compile(r"^\s*CREATE\s+(UNIQUE\s+)?(INDEX|TRIGGER)\s+(?!IF\s+NOT\s+EXISTS)", re.IGNORECASE)
+
+
+def _idempotent(sql: str) -> str:
+    return _CREATE.sub(lambda m: f"CREATE {m.group(1) or ''}{m.group(2).upper()} IF NOT EXISTS ", sql, count=1)
+
+
+@transaction.atomic
+def restore(deferred: dict[str, Any]) -> None:
+    """Build again what ``defer`` dropped and fill the name suffixes of the patients added since. The
+    trigger comes back first, in the same transaction: a patient another writer adds meanwhile is
+    either seen by the fill or written after the trigger is back."""
+    with connection.cursor() as cur, _no_pending_checks(cur):
+        for sql in deferred["restore"]:
+            cur.execute(_idempotent(sql))
+        fill_name_suffixes(cur, deferred["after_id"])
+        if connection.vendor == "postgresql":
+            from .models import Encounter, Patient
+
+            cur.execute(f"ANALYZE {Patient._meta.db_table}, {Encounter._meta.db_table}")
+
+
+def fill_name_suffixes(cur: Any, after_id: int) -> None:
+    """The suffix rows (``PatientNameSuffix``) of every patient whose id is above ``after_id``, as the
+    name-suffix triggers write them; rows already there are kept."""
+    from .models import NAME_MAX_LENGTH, Patient, PatientNameSuffix
+
+    pt, st = Patient._meta.db_table, PatientNameSuffix._meta.db_table
+    if connection.vendor == "postgresql":
+        cur.execute(f"INSERT INTO {st} (suffix, patient_id) SELECT substr(p.name, pos), p.id "  # noqa: S608
+                    f"FROM {pt} p, generate_series(2, char_length(p.name)) AS pos WHERE p.id > %s ORDER BY 1, 2 "
+                    "ON CONFLICT DO NOTHING", [after_id])
+    else:
+        positions = ", ".join(f"({n})" for n in range(2, NAME_MAX_LENGTH + 1))
+        cur.execute(f"INSERT OR IGNORE INTO {st} (suffix, patient_id) SELECT substr(p.name, pos.column1), p.id "  # noqa: S608
+                    f"FROM {pt} p JOIN (VALUES {positions}) AS pos ON pos.column1 <= length(p.name) "
+                    "WHERE p.id > %s ORDER BY 1, 2", [after_id])
