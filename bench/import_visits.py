@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/import_visits.py --rows 100000 [--db sqlite|postgres|both] [--parse-only] [--keep FILE]
         [--method staged|batch] [--no-rerun] [--batch-size N] [--commit-rows N]
+        [--no-defer-indexes]
 
 Generates a realistic GBK CSV with the standard Chinese headers (valid identity numbers, mobiles,
 outpatient visits and inpatient stays, ~0.5% broken rows, about 3 visits per patient), imports it
@@ -150,7 +151,8 @@ def time_hooks() -> None:
 LIMITS = {"sqlite": 180.0, "postgresql": 60.0}
 
 
-def run_import(path: Path, vendor: str, method: str, rerun: bool, batch_size: int, commit_rows: int) -> None:
+def run_import(path: Path, vendor: str, method: str, rerun: bool, batch_size: int, commit_rows: int,
+               defer_indexes: bool | None) -> None:
     import django
 
     django.setup()
@@ -164,7 +166,8 @@ def run_import(path: Path, vendor: str, method: str, rerun: bool, batch_size: in
     rows = sum(1 for _ in path.open("rb")) - 1
     load0 = os.getloadavg()[0]
     t, cpu = time.perf_counter(), time.process_time()
-    run = import_visits(path, source_system="HIS", method=method, batch_size=batch_size, commit_rows=commit_rows)
+    run = import_visits(path, source_system="HIS", method=method, batch_size=batch_size, commit_rows=commit_rows,
+                        defer_indexes=defer_indexes)
     elapsed = time.perf_counter() - t
     cpu = time.process_time() - cpu
     load1 = os.getloadavg()[0]
@@ -211,6 +214,8 @@ def main() -> None:
     ap.add_argument("--no-rerun", action="store_true", help="skip the second (idempotent) import")
     ap.add_argument("--batch-size", type=int, default=2000)
     ap.add_argument("--commit-rows", type=int, default=20000, help="rows per transaction (several batches)")
+    ap.add_argument("--no-defer-indexes", action="store_true",
+                    help="keep the search indexes during the load (as an import into a non-empty archive does)")
     args = ap.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-import-"))
     path = Path(args.keep) if args.keep else workdir / "visits.csv"
@@ -238,13 +243,15 @@ def main() -> None:
         targets.append(("postgres", {"DATABASE_URL": os.environ["DATABASE_URL"]}))
     for vendor, env in targets:
         child = [sys.executable, __file__, "--child", vendor, str(path), args.method, "0" if args.no_rerun else "1",
-                 str(args.batch_size), str(args.commit_rows)]
+                 str(args.batch_size), str(args.commit_rows),
+                 "no" if args.no_defer_indexes else "auto"]
         subprocess.run(child, env={**os.environ, **env}, check=True)  # noqa: S603 - our own script
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 8 and sys.argv[1] == "--child":
+    if len(sys.argv) == 9 and sys.argv[1] == "--child":
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-        run_import(Path(sys.argv[3]), sys.argv[2], sys.argv[4], sys.argv[5] == "1", int(sys.argv[6]), int(sys.argv[7]))
+        run_import(Path(sys.argv[3]), sys.argv[2], sys.argv[4], sys.argv[5] == "1", int(sys.argv[6]), int(sys.argv[7]),
+                   False if sys.argv[8] == "no" else None)
     else:
         main()

@@ -138,12 +138,6 @@ def import_visits(
         return _finish(run, acting_user, error=_("文件无法读取（不是有效的 CSV 或 xlsx 文件）"))
     run.encoding = vf.encoding
     restore_deferred_indexes()  # of a run that died with them deferred
-    if applier is None and (defer_indexes or (defer_indexes is None and _first_load(path))):
-        from caredesk.patients import bulkload
-
-        run.deferred_indexes = bulkload.plan()
-        run.save(update_fields=["deferred_indexes"])
-        bulkload.defer(run.deferred_indexes)
     run.rejects_path = str(rejects_path or rejects_path_for(path))
     writer = RejectsWriter(Path(run.rejects_path), vf.header)
     counts = dict.fromkeys(STATUSES, 0)
@@ -179,6 +173,8 @@ def import_visits(
         items = forkpipe.iterate_in_child(functools.partial(
             _read_and_prepare, path, source_system, mapping.columns if mapping else None, applier is None))
     try:
+        if applier is None and (defer_indexes or (defer_indexes is None and _first_load(path))):
+            _defer_indexes(run)
         with _bulk_session(), closing(items):  # closing: a reader process stops with the import
             done = False
             analysed_at = commit_rows  # rows applied when the planner statistics were last refreshed
@@ -221,6 +217,14 @@ def _first_load(path: Path) -> bool:
     from caredesk.patients.models import Patient
 
     return path.stat().st_size >= DEFER_INDEXES_MIN_BYTES and not Patient.objects.exists()
+
+
+def _defer_indexes(run: ImportRun) -> None:
+    from caredesk.patients import bulkload
+
+    run.deferred_indexes = bulkload.plan()
+    run.save(update_fields=["deferred_indexes"])  # stored (committed) before anything is dropped
+    bulkload.defer(run.deferred_indexes)
 
 
 def _restore_indexes(run: ImportRun) -> None:
