@@ -125,3 +125,11 @@ def test_restoring_twice_changes_nothing() -> None:
     bulkload.restore(deferred)
     bulkload.restore(deferred)  # every statement is idempotent
     assert catalogue() == before
+
+
+def test_postgresql_leaves_room_on_patient_pages_for_hot_updates() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("fillfactor is PostgreSQL's (run with DATABASE_URL=postgres://…)")
+    with connection.cursor() as cur:
+        cur.execute("SELECT reloptions FROM pg_class WHERE relname = 'patients_patient'")
+        assert cur.fetchone()[0] == ["fillfactor=75"]
