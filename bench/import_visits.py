@@ -135,16 +135,16 @@ def time_hooks() -> None:
     from caredesk.patients import hooks
 
     def timed(fn):  # type: ignore[no-untyped-def]
-        def wrapper(items):  # type: ignore[no-untyped-def]
+        def wrapper(*items):  # type: ignore[no-untyped-def]
             t, c = time.perf_counter(), time.process_time()
             try:
-                return fn(items)
+                return fn(*items)
             finally:
                 HOOK_TIME["wall"] += time.perf_counter() - t
                 HOOK_TIME["cpu"] += time.process_time() - c
         return wrapper
 
-    for name in ("encounters_registered", "patients_discharged", "patients_deceased"):
+    for name in ("encounters_recorded", "patients_deceased"):
         setattr(hooks, name, timed(getattr(hooks, name)))
 
 

@@ -386,7 +386,6 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
     _update_rows(Patient, only_stats, PATIENT_STATS_FIELDS)  # figures only: nothing re-encrypted
 
     # 5. domain hooks, as the actions call them
-    hooks.encounters_registered(to_create)
-    hooks.patients_discharged(discharged_now)
+    hooks.encounters_recorded(to_create, discharged_now)
     hooks.patients_deceased(deceased)
     return statuses

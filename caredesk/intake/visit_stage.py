@@ -327,8 +327,7 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     moved = [i for i in discharged_ids if i not in by_id]
     if moved:
         by_id.update(Encounter.objects.in_bulk(moved))
-    hooks.encounters_registered(created)
-    hooks.patients_discharged([by_id[i] for i in discharged_ids])
+    hooks.encounters_recorded(created, [by_id[i] for i in discharged_ids])
     hooks.patients_deceased(list(Patient.objects.filter(pk__in=deceased_ids).order_by("id")) if deceased_ids else [])
     return statuses
 

@@ -63,23 +63,24 @@ def discharge_cancelled(encounter: Encounter) -> None:
 
 
 def encounters_registered(encounters: list[Encounter]) -> None:
-    if not encounters:
-        return
-    buffer = getattr(_local, "planning", None)
-    if buffer is not None:
-        buffer.add(registered=encounters)
-        return
-    _plan(encounters, [])
+    encounters_recorded(encounters, [])
 
 
 def patients_discharged(encounters: list[Encounter]) -> None:
-    if not encounters:
+    encounters_recorded([], encounters)
+
+
+def encounters_recorded(registered: list[Encounter], discharged: list[Encounter]) -> None:
+    """A batch's new encounters and the encounters that became discharged, planned in one pass: the
+    effect of ``encounters_registered(registered)`` then ``patients_discharged(discharged)``, but a
+    stay both new and discharged (most of a discharge list's rows) is planned once, not twice."""
+    if not registered and not discharged:
         return
     buffer = getattr(_local, "planning", None)
     if buffer is not None:
-        buffer.add(discharged=encounters)
+        buffer.add(registered=registered, discharged=discharged)
         return
-    _plan([], encounters)
+    _plan(registered, discharged)
 
 
 def patients_deceased(patients: list[Patient]) -> None:

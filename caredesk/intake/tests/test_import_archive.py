@@ -37,9 +37,13 @@ def hook_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
     from caredesk.patients import hooks
 
     calls: dict[str, list[int]] = {"registered": [], "discharged": [], "deceased": []}
-    # the single-event hooks go through these batched ones
-    monkeypatch.setattr(hooks, "encounters_registered", lambda es: calls["registered"].extend(e.pk for e in es))
-    monkeypatch.setattr(hooks, "patients_discharged", lambda es: calls["discharged"].extend(e.pk for e in es))
+    # the single-event hooks and the batched ones go through this one
+
+    def recorded(registered: list[Any], discharged: list[Any]) -> None:
+        calls["registered"].extend(e.pk for e in registered)
+        calls["discharged"].extend(e.pk for e in discharged)
+
+    monkeypatch.setattr(hooks, "encounters_recorded", recorded)
     monkeypatch.setattr(hooks, "patients_deceased", lambda ps: calls["deceased"].extend(p.pk for p in ps))
     return calls
 
@@ -130,8 +134,8 @@ def test_the_batched_hooks_run_once_per_batch_with_every_new_encounter(tmp_path:
 
     batches: list[int] = []
     discharged: list[int] = []
-    monkeypatch.setattr(hooks, "encounters_registered", lambda encounters: batches.append(len(encounters)))
-    monkeypatch.setattr(hooks, "patients_discharged", lambda encounters: discharged.extend(e.pk for e in encounters))
+    monkeypatch.setattr(hooks, "encounters_recorded",
+                        lambda registered, left: (batches.append(len(registered)), discharged.extend(e.pk for e in left)))
     path = write_csv(tmp_path / "visits.csv", VISITS, "gbk")
     run = import_visits(path, batch_size=2)
     assert run.imported == 5 and batches == [2, 2, 1]

@@ -53,8 +53,8 @@ def test_a_first_load_gives_the_archive_and_indexes_of_a_row_by_row_one(tmp_path
     rows = random_rows(200, 11)
     results = {}
     during: list[int] = []
-    real = hooks.encounters_registered
-    monkeypatch.setattr(hooks, "encounters_registered", lambda es: (during.append(len(catalogue())), real(es)))
+    real = hooks.encounters_recorded
+    monkeypatch.setattr(hooks, "encounters_recorded", lambda r, d: (during.append(len(catalogue())), real(r, d)))
     for defer in (False, True):
         wipe()
         during.clear()

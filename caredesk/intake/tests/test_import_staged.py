@@ -32,14 +32,12 @@ def hook_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
 
     calls: dict[str, list[Any]] = {"registered": [], "discharged": [], "deceased": []}
 
-    def encounters(key: str) -> Any:
-        def record(es: list[Any]) -> None:
+    def record(registered: list[Any], discharged: list[Any]) -> None:
+        for key, es in (("registered", registered), ("discharged", discharged)):
             assert all(e.pk and e.patient_id for e in es)
             calls[key].append(sorted((e.source_id, e.kind, e.status, e.outcome, e.department_id) for e in es))
-        return record
 
-    monkeypatch.setattr(hooks, "encounters_registered", encounters("registered"))
-    monkeypatch.setattr(hooks, "patients_discharged", encounters("discharged"))
+    monkeypatch.setattr(hooks, "encounters_recorded", record)
     monkeypatch.setattr(hooks, "patients_deceased", lambda ps: calls["deceased"].append(sorted(p.name for p in ps)))
     return calls
 
