@@ -15,7 +15,8 @@ both on the same files and compares the archives), different mechanics:
   ``executemany`` on SQLite), then applied with one ``UPDATE … FROM`` (only rows whose values
   differ; empty incoming values never blank stored ones), one ``INSERT … SELECT … ON CONFLICT DO
   NOTHING`` for the new ones, and one ``UPDATE … FROM (aggregate)`` for the visit figures of the
-  patients concerned. ``RETURNING`` tells which rows were created/updated/became discharged.
+  patients concerned (patients created during the run, to whom the batch only adds encounters:
+  their figures plus the batch's, see ``_recount_visits``). ``RETURNING`` tells which rows were created/updated/became discharged.
 * The domain hooks get the batch's new encounters and new discharges as ``Encounter`` instances
   built from the staged values (no reload), as the batch path does.
 """
@@ -138,7 +139,8 @@ def _keys(p: Any) -> list[tuple[str, str]]:
 
 
 @transaction.atomic  # the stage's rows live until commit (ON COMMIT DELETE ROWS): never apply in autocommit
-def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_user: Any = None) -> list[str]:
+def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_user: Any = None,
+                            created_after: int | None = None) -> list[str]:
     from caredesk.patients import fastsql, hooks
     from caredesk.patients.models import Encounter, Patient
 
@@ -294,7 +296,7 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     _fill_stage(stage_rows)
     updated = _update_encounters(source_system, now)
     created_ids = _insert_encounters(source_system, now, len(created_values))
-    _recount_visits(now)
+    _recount_visits(now, created_after)
 
     # 6. deaths (first discharge with outcome 死亡 wins), statuses, hooks
     created: list[Any] = []
@@ -482,21 +484,47 @@ def _insert_encounters(source_system: str, now: Any, expected: int) -> dict[str,
     return ids
 
 
-def _recount_visits(now: Any) -> None:
+def _recount_visits(now: Any, created_after: int | None = None) -> None:
     """Visit figures of the existing patients the batch touched (and of new ones that took over an
-    existing encounter), written only where they change."""
+    existing encounter), written only where they change.
+
+    ``created_after``: patients with a higher id were created during this import run (or by
+    another writer meanwhile, which keeps figures the same way), so their stored figures are the
+    count of the encounters written so far. When the batch only adds encounters to such a patient
+    (no stored encounter of theirs changed or moved in it), the figures are the stored ones plus
+    the batch's: no encounter of theirs is read again. Everyone else is recounted from the table."""
     from caredesk.patients.models import Encounter, Patient
 
     pt, et = Patient._meta.db_table, Encounter._meta.db_table
     at = "COALESCE(visit_at, admitted_at)"
+    now_param = _now_param(now)
+    if created_after is None:
+        recount, params = f"SELECT patient_id FROM {STAGE} WHERE recount", []  # noqa: S608
+    else:
+        recount = (f"SELECT patient_id FROM {STAGE} WHERE recount AND (patient_id <= %s "  # noqa: S608
+                   f"OR patient_id IN (SELECT patient_id FROM {STAGE} WHERE existed))")
+        params = [created_after]
     sql = (f"UPDATE {pt} AS p SET visit_count = a.n, first_visit_at = a.f, last_visit_at = a.l, updated_at = %s "  # noqa: S608
            f"FROM (SELECT patient_id, COUNT(*) AS n, MIN({at}) AS f, MAX({at}) AS l FROM {et} "
-           f"WHERE patient_id IN (SELECT patient_id FROM {STAGE} WHERE recount) "
+           f"WHERE patient_id IN ({recount}) "
            f"AND status <> '{Encounter.Status.CANCELLED}' GROUP BY patient_id) AS a "
            "WHERE p.id = a.patient_id AND (p.visit_count <> a.n OR p.first_visit_at IS DISTINCT FROM a.f "
            "OR p.last_visit_at IS DISTINCT FROM a.l)")
     with connection.cursor() as cur:
-        cur.execute(sql, [_now_param(now)])
+        cur.execute(sql, [now_param, *params])
+        if created_after is None:
+            return
+        # a new encounter is never cancelled; a NULL time leaves the stored bound as it is
+        cur.execute(
+            f"UPDATE {pt} AS p SET visit_count = p.visit_count + a.n, "  # noqa: S608
+            "first_visit_at = CASE WHEN a.f IS NOT NULL AND (p.first_visit_at IS NULL OR a.f < p.first_visit_at) "
+            "THEN a.f ELSE p.first_visit_at END, "
+            "last_visit_at = CASE WHEN a.l IS NOT NULL AND (p.last_visit_at IS NULL OR a.l > p.last_visit_at) "
+            "THEN a.l ELSE p.last_visit_at END, updated_at = %s "
+            f"FROM (SELECT patient_id, COUNT(*) AS n, MIN(visit_at) AS f, MAX(visit_at) AS l FROM {STAGE} "
+            f"WHERE recount AND NOT existed AND patient_id > %s "
+            f"AND patient_id NOT IN (SELECT patient_id FROM {STAGE} WHERE existed) GROUP BY patient_id) AS a "
+            "WHERE p.id = a.patient_id", [now_param, created_after])
 
 
 def _mark_deceased(died: list[tuple[int, Any]], now: Any) -> list[int]:
