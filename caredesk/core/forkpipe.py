@@ -75,7 +75,7 @@ class _Outbox:
 
     def __init__(self, sender: Any, ahead: int) -> None:
         self.sender = sender
-        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=max(1, ahead))
+        self.queue: queue.Queue[memoryview | None] = queue.Queue(maxsize=max(1, ahead))
         self.broken = threading.Event()
         self.thread = threading.Thread(target=self._pump, name="caredesk-producer-outbox", daemon=True)
         self.thread.start()
@@ -92,7 +92,7 @@ class _Outbox:
     def send(self, message: Any) -> None:
         if self.broken.is_set():
             raise BrokenPipeError("the consumer stopped")
-        self.queue.put(bytes(ForkingPickler.dumps(message)))
+        self.queue.put(ForkingPickler.dumps(message))  # the pickler's own buffer: not copied
 
     def close(self) -> None:
         """Write what is queued, then stop the thread."""

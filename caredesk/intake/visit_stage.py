@@ -16,7 +16,8 @@ both on the same files and compares the archives), different mechanics:
   differ; empty incoming values never blank stored ones), one ``INSERT … SELECT … ON CONFLICT DO
   NOTHING`` for the new ones, and one ``UPDATE … FROM (aggregate)`` for the visit figures of the
   patients concerned (patients created during the run, to whom the batch only adds encounters:
-  their figures plus the batch's, see ``_recount_visits``). ``RETURNING`` tells which rows were created/updated/became discharged.
+  their figures plus the batch's, see ``_recount_visits``). ``RETURNING`` tells which rows were
+  created/updated/became discharged.
 * The domain hooks get the batch's new encounters and new discharges as ``Encounter`` instances
   built from the staged values (no reload), as the batch path does.
 """
