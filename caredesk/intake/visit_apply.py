@@ -208,6 +208,7 @@ def prepared(r: VisitRow) -> Prepared:
 
 def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: Any = None) -> list[str]:
     from caredesk.patients import fastsql, hooks
+    from caredesk.patients.actions import refresh_visit_stats_of
     from caredesk.patients.models import Encounter, Patient
 
     incoming = [_incoming_values(r) for r in rows]
@@ -293,6 +294,7 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
     discharged_now: list[Any] = []
     statuses: list[str] = []
     owner: dict[int, Any] = {}  # id(encounter) -> its patient after this batch (without loading it)
+    moved_from: set[int] = set()  # patients a stored encounter of this batch moved away from
     for r, patient, patient_changed in zip(rows, row_patient, row_patient_changed, strict=True):
         department = directory.department(r.department)
         doctor = directory.doctor(r.doctor, department)
@@ -321,6 +323,8 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
         before = enc.status
         diff = [name for name, value in values.items() if getattr(enc, name) != value]
         if enc.patient_id != patient.pk:
+            if enc.pk is not None:  # stored: its owner until now
+                moved_from.add(enc.patient_id)
             enc.patient = patient
             diff.append("patient")
         for name in diff:
@@ -384,6 +388,7 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
     for p in only_stats:
         p.updated_at = now
     _update_rows(Patient, only_stats, PATIENT_STATS_FIELDS)  # figures only: nothing re-encrypted
+    refresh_visit_stats_of(moved_from)  # former owners of moved encounters (after the writes above)
 
     # 5. domain hooks, as the actions call them
     hooks.encounters_recorded(to_create, discharged_now)

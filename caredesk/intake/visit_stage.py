@@ -143,6 +143,7 @@ def _keys(p: Any) -> list[tuple[str, str]]:
 def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_user: Any = None,
                             created_after: int | None = None) -> list[str]:
     from caredesk.patients import fastsql, hooks
+    from caredesk.patients.actions import refresh_visit_stats_of
     from caredesk.patients.models import Encounter, Patient
 
     vendor = connection.vendor
@@ -242,18 +243,19 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
         row_patient.append(patient)
         row_changed.append(changed)
 
-    # 3. which encounters exist already (id, status before this batch)
-    existing: dict[str, tuple[int, str]] = {}
+    # 3. which encounters exist already (id, status and patient before this batch)
+    existing: dict[str, tuple[int, str, int]] = {}
     source_ids = [r.source_id for r in rows]
     if vendor == "postgresql":  # one array parameter instead of thousands (see _load_known)
         with connection.cursor() as cur:
-            cur.execute(f"SELECT source_id, id, status FROM {Encounter._meta.db_table} "  # noqa: S608
+            cur.execute(f"SELECT source_id, id, status, patient_id FROM {Encounter._meta.db_table} "  # noqa: S608
                         "WHERE source_system = %s AND source_id = ANY(%s)", [source_system, source_ids])
-            existing.update((s, (pk, st)) for s, pk, st in cur.fetchall())
+            existing.update((s, (pk, st, owner)) for s, pk, st, owner in cur.fetchall())
     else:
         for start in range(0, len(source_ids), 5000):
-            existing.update((s, (pk, st)) for s, pk, st in Encounter.objects.filter(
-                source_system=source_system, source_id__in=source_ids[start:start + 5000]).values_list("source_id", "id", "status"))
+            existing.update((s, (pk, st, owner)) for s, pk, st, owner in Encounter.objects.filter(
+                source_system=source_system, source_id__in=source_ids[start:start + 5000]).values_list(
+                    "source_id", "id", "status", "patient_id"))
 
     # 4. new patients: visit figures from the batch's new encounters, then one bulk write
     fresh = {id(p) for p in new_patients}
@@ -298,6 +300,9 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     updated = _update_encounters(source_system, now)
     created_ids = _insert_encounters(source_system, now, len(created_values))
     _recount_visits(now, created_after)
+    # the former owners of encounters that moved to another patient
+    refresh_visit_stats_of({existing[r.source_id][2] for r, p in zip(rows, row_patient, strict=True)
+                            if r.source_id in existing and existing[r.source_id][2] != p.pk})
 
     # 6. deaths (first discharge with outcome 死亡 wins), statuses, hooks
     created: list[Any] = []

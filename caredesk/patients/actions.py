@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Count, IntegerField, Max, Min, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 
 from caredesk.accounts.models import Department, Doctor
@@ -234,6 +234,23 @@ def refresh_visit_stats(patient: Patient) -> None:
     patient.visit_count, patient.first_visit_at, patient.last_visit_at = stats["n"], stats["first"], stats["last"]
 
 
+def refresh_visit_stats_of(patient_ids: Any) -> None:
+    """``refresh_visit_stats`` for patients given by id, in one ``UPDATE``: for the former owners of
+    encounters that moved to another patient (a patient left with none gets 0 and no dates, which
+    an aggregate joined to the patients would skip)."""
+    ids = sorted(set(patient_ids))
+    if not ids:
+        return
+    live = (Encounter.objects.filter(patient_id=OuterRef("pk")).exclude(status=Encounter.Status.CANCELLED)
+            .order_by().values("patient_id"))
+    at = Coalesce("visit_at", "admitted_at")
+    Patient.objects.filter(pk__in=ids).update(
+        visit_count=Coalesce(Subquery(live.annotate(n=Count("id")).values("n"), output_field=IntegerField()), 0),
+        first_visit_at=Subquery(live.annotate(f=Min(at)).values("f")),
+        last_visit_at=Subquery(live.annotate(last=Max(at)).values("last")),
+    )
+
+
 def _encounter_exists(source_system: str, source_id: str) -> bool:
     """One indexed probe in plain SQL (the ORM's query building costs more than the lookup)."""
     table = connection.ops.quote_name(Encounter._meta.db_table)
@@ -340,7 +357,8 @@ def record_encounter(
     changed = [name for name, value in values.items()
                if (getattr(encounter, f"{name}_id") != value.pk if name in ("department", "doctor")
                    else getattr(encounter, name) != value)]
-    if encounter.patient_id != patient.pk:
+    moved_from = encounter.patient_id if encounter.patient_id != patient.pk else None
+    if moved_from is not None:
         encounter.patient = patient
         changed.append("patient")
     if not changed:
@@ -353,6 +371,8 @@ def record_encounter(
     encounter.save()
     if {"visit_at", "admitted_at", "patient"} & set(changed) or Encounter.Status.CANCELLED in (before, encounter.status):
         refresh_visit_stats(patient)  # the visit figures only move with these
+    if moved_from is not None:
+        refresh_visit_stats_of([moved_from])  # the former owner no longer has this visit
     audit.record(actor=acting_user, verb="encounter.updated", target=encounter, source=data.source_system, fields=sorted(changed))
     if before != encounter.status:
         if encounter.status == Encounter.Status.DISCHARGED:

@@ -73,6 +73,7 @@ def seed_archive() -> None:
     """Patients already in the archive before the files: one merged into another, one with an
     address and mobile the files change, and a cancelled encounter the files discharge."""
     from caredesk.accounts.models import Department
+    from caredesk.patients.actions import refresh_visit_stats
     from caredesk.patients.models import Encounter, Patient
 
     dept = Department.objects.get_or_create(code="XNK", defaults={"name": "心内科"})[0]
@@ -90,6 +91,11 @@ def seed_archive() -> None:
                              admitted_at="2026-01-02T08:00:00+08:00", visit_at="2026-01-02T08:00:00+08:00")
     Encounter.objects.create(patient=old, kind="outpatient", source_system="HIS", source_id="OLD2", department=dept,
                              visit_at="2026-01-05T08:00:00+08:00")
+    # a patient whose only visit a file gives to someone else, with no row of their own in it
+    left = patient(name="周九", outpatient_no="M990")
+    Encounter.objects.create(patient=left, kind="outpatient", source_system="HIS", source_id="OLD3",
+                             visit_at="2026-01-06T08:00:00+08:00")
+    refresh_visit_stats(left)
 
 
 LATER = [
@@ -101,6 +107,7 @@ LATER = [
            "入院时间": "2026-01-02 08:00", "出院时间": "2026-01-09 10:00", "转归": "死亡"}),
     # an existing visit moved to a brand-new patient (different 门诊号, no identity number)
     row(流水号="OLD2", 门诊号="M900", 姓名="孙八", 就诊时间="2026-01-05 08:00"),
+    row(流水号="OLD3", 门诊号="M900", 姓名="孙八", 就诊时间="2026-01-06 08:00"),  # 周九's only visit moves to 孙八
     # the same person as V1 by identity number, new name spelling and address: an update
     row(流水号="N2", 门诊号="M100", 姓名="张叁", 身份证号=GOOD_ID, 地址="某路3号", 就诊时间="2026-04-02 09:00"),
     # name (as the row above renamed it) + mobile match, nothing else
@@ -185,13 +192,17 @@ def test_the_later_file_does_what_the_archive_rules_say(tmp_path: Path, hook_cal
 
     seed_archive()
     counts = run_files(tmp_path, "staged", 2000, [VISITS, LATER, LATER])
-    assert counts == [(5, 0, 0, 0), (5, 2, 0, 0), (0, 0, 7, 0)]
+    assert counts == [(5, 0, 0, 0), (5, 3, 0, 0), (0, 0, 8, 0)]
     zhao = Patient.objects.get(name="赵六", merged_into__isnull=True)  # the survivor took the row and its number
     assert (zhao.outpatient_no, zhao.mobile, zhao.address, zhao.visit_count) == ("M500", "13900139001", "新地址9号", 1)
     qian = Patient.objects.get(inpatient_no="Z700")
     assert qian.is_deceased and Encounter.objects.get(source_id="OLD1").status == "discharged"
     assert qian.visit_count == 1  # the cancelled stay counts again once discharged; OLD2 moved away
     assert Encounter.objects.get(source_id="OLD2").patient.name == "孙八"
+    sun = Patient.objects.get(name="孙八")
+    assert (sun.visit_count, sun.first_visit_at.day, sun.last_visit_at.day) == (2, 5, 6)
+    zhou = Patient.objects.get(name="周九")  # no row of its own in the file, but its visit left
+    assert (zhou.visit_count, zhou.first_visit_at, zhou.last_visit_at) == (0, None, None)
     zhang = Patient.objects.get(outpatient_no="M100")
     assert (zhang.name, zhang.name_pinyin, zhang.address, zhang.visit_count) == ("张叁", "zhangsan", "某路3号", 5)  # V1-V3, N2, N3
     assert [c for c in hook_calls["deceased"] if c] == [["李四"], ["钱七"]]

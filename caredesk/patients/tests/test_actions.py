@@ -141,6 +141,22 @@ def test_an_update_with_empty_fields_keeps_stored_values(org):
     assert status == "unchanged" and enc.diagnosis_text == "胆囊结石" and enc.department == org["wk"]
 
 
+def test_an_encounter_given_to_another_patient_leaves_the_former_owners_figures_right():
+    first, _ = actions.upsert_patient(data(), source="test")
+    other, _ = actions.upsert_patient(PatientData(name="李四", outpatient_no="M2"), source="test")
+    actions.record_encounter(first, EncounterData("outpatient", "HIS", "V1", visit_at=T1))
+    actions.record_encounter(first, EncounterData("outpatient", "HIS", "V2", visit_at=T2))
+    enc, status = actions.record_encounter(other, EncounterData("outpatient", "HIS", "V2", visit_at=T2))
+    assert (status, enc.patient_id) == ("updated", other.pk)
+    first.refresh_from_db()
+    other.refresh_from_db()
+    assert (first.visit_count, first.first_visit_at, first.last_visit_at) == (1, T1, T1)
+    assert (other.visit_count, other.first_visit_at, other.last_visit_at) == (1, T2, T2)
+    actions.record_encounter(other, EncounterData("outpatient", "HIS", "V1", visit_at=T1))
+    first.refresh_from_db()
+    assert (first.visit_count, first.first_visit_at, first.last_visit_at) == (0, None, None)
+
+
 def test_a_discharge_through_record_encounter_calls_the_hook_once(org):
     patient, _ = actions.upsert_patient(data(), source="test")
     actions.record_encounter(patient, EncounterData("inpatient", "HIS", "Z1", admitted_at=T1))
