@@ -43,8 +43,10 @@ def _keys(master_b64: str) -> tuple[bytes, bytes]:
     return derive(b"caredesk field encryption"), derive(b"caredesk blind index")
 
 
-def _enc_key() -> bytes:
-    return _keys(settings.FIELD_ENCRYPTION_KEY)[0]
+@lru_cache(maxsize=4)
+def _cipher(master_b64: str) -> AESGCM:
+    """The AES-GCM object for the field key (building it costs about as much as sealing a value)."""
+    return AESGCM(_keys(master_b64)[0])
 
 
 def _index_key() -> bytes:
@@ -53,7 +55,7 @@ def _index_key() -> bytes:
 
 def encrypt(value: str) -> str:
     nonce = os.urandom(_NONCE_BYTES)
-    sealed = AESGCM(_enc_key()).encrypt(nonce, value.encode(), None)
+    sealed = _cipher(settings.FIELD_ENCRYPTION_KEY).encrypt(nonce, value.encode(), None)
     return _PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
 
 
@@ -61,7 +63,7 @@ def decrypt(token: str) -> str:
     if not token.startswith(_PREFIX):
         raise ValueError("not an encrypted CareDesk value")
     raw = base64.urlsafe_b64decode(token[len(_PREFIX):])
-    return AESGCM(_enc_key()).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], None).decode()
+    return _cipher(settings.FIELD_ENCRYPTION_KEY).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], None).decode()
 
 
 def normalise(kind: str, value: str) -> str:

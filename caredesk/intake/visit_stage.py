@@ -401,10 +401,22 @@ def _update_known(patients: list[_Known], now: Any) -> None:
                     row.append(value)
             row += [to_dt(now) if to_dt else now, p.pk]
             params.append(row)
-        sql = (f"UPDATE {qn(Patient._meta.db_table)} SET {', '.join(f'{qn(c)} = %s' for c in columns)} "  # noqa: S608
-               f"WHERE {qn('id')} = %s")
         with connection.cursor() as cur:
-            cur.executemany(sql, params)
+            if connection.vendor == "postgresql":
+                # one statement for the group: its values as one array per column, unnested
+                types = [_ARRAY_TYPES.get(Patient._meta.get_field(c).get_internal_type(), "text") for c in columns]
+                cur.execute(
+                    f"UPDATE {qn(Patient._meta.db_table)} AS p SET {', '.join(f'{qn(c)} = v.{qn(c)}' for c in columns)} "  # noqa: S608
+                    f"FROM unnest({', '.join(f'%s::{t}[]' for t in [*types, 'bigint'])}) "
+                    f"AS v({', '.join(qn(c) for c in [*columns, 'id'])}) WHERE p.id = v.id",
+                    [list(col) for col in zip(*params, strict=True)])
+            else:  # SQLite runs executemany as a loop over one prepared statement, in this process
+                cur.executemany(f"UPDATE {qn(Patient._meta.db_table)} SET {', '.join(f'{qn(c)} = %s' for c in columns)} "  # noqa: S608
+                                f"WHERE {qn('id')} = %s", params)
+
+
+# PostgreSQL array types of the patient columns ``_update_known`` writes (others are text)
+_ARRAY_TYPES = {"DateField": "date", "DateTimeField": "timestamptz"}
 
 
 def _fill_stage(stage_rows: list[tuple[Any, ...]]) -> None:
