@@ -213,11 +213,18 @@ def _longest_plan_days(templates: list[_Template]) -> dict[str, int]:
     return out
 
 
+# What planning reads of an encounter and its patient (``encounter_triggers``, ``template_matches``
+# and the loop below); a test checks that nothing else is read (it would cost a query per row).
+PLANNING_FIELDS = ("patient", "kind", "status", "visit_at", "discharged_at", "visit_type", "outcome", "department",
+                   "diagnosis_text", "diagnosis_code")
+PLANNING_PATIENT_FIELDS = ("is_deceased", "do_not_contact", "merged_into", "customer_type", "vip_level", "birth_date")
+
+
 def generate_for_encounters(encounters: Iterable[Any], *, today: date | None = None,
                             templates: list[_Template] | None = None) -> Result:
     """Start the plans that the given encounters (objects or ids) trigger and create their tasks.
     Runs in the caller's transaction. Idempotent."""
-    from caredesk.patients.models import Encounter, Patient
+    from caredesk.patients.models import Encounter
 
     result = Result()
     encounters = list(encounters)
@@ -242,9 +249,9 @@ def generate_for_encounters(encounters: Iterable[Any], *, today: date | None = N
     given = {e.pk: e for e in encounters if not isinstance(e, int) and Encounter.patient.is_cached(e)}
     missing = [pk for pk in ids if pk not in given]
     rows = [given[pk] for pk in ids if pk in given]
-    if missing:  # the patient's identity fields are not needed here: not read, not decrypted
-        rows += list(Encounter.objects.filter(pk__in=missing).select_related("patient").defer(
-            *(f"patient__{name}" for name in Patient.revealable_fields)))
+    if missing:  # only what planning reads (identity fields are neither read nor decrypted)
+        rows += list(Encounter.objects.filter(pk__in=missing).select_related("patient").only(
+            *PLANNING_FIELDS, *(f"patient__{name}" for name in PLANNING_PATIENT_FIELDS)))
     result.encounters = len(rows)
     if not any(encounter_triggers(e) for e in rows):
         return result

@@ -314,6 +314,8 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
             values = created_values[r.source_id]
             enc = fastsql.new_instance(Encounter, patient_id=p.pk, source_system=source_system, source_id=r.source_id,
                                        **{k: v for k, v in values.items() if v not in (None, "")})
+            if id(p) in fresh:  # a patient created by this batch: the hooks get it with the encounter, not read again
+                enc.patient = p
             enc.pk = created_ids[r.source_id]
             enc._state.adding = False
             enc._state.db = connection.alias
@@ -331,6 +333,11 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
             if after[2] == Encounter.Outcome.DIED and after[3]:
                 died.append((p.pk, after[3]))
     deceased_ids = _mark_deceased(died, now)
+    created_here = {p.pk: p for p in new_patients}
+    for pk, at in died:  # as _mark_deceased wrote them: the first death of a patient wins
+        new = created_here.get(pk)
+        if new is not None and pk in deceased_ids and not new.is_deceased:
+            new.is_deceased, new.deceased_at = True, at
     by_id = {e.pk: e for e in created}
     moved = [i for i in discharged_ids if i not in by_id]
     if moved:

@@ -225,3 +225,31 @@ def test_history_older_than_every_plan_plans_nothing_and_reads_nothing(org, sett
     assert result.plans_offered == 1
     dues = sorted(FollowupTask.objects.filter(encounter=recent).values_list("due_date", flat=True))
     assert dues and dues[0] >= date(2026, 10, 24)  # nothing due before the 30-day window
+
+
+def test_planning_encounters_given_by_id_costs_the_same_queries_for_one_or_many(org, monkeypatch, django_assert_num_queries):
+    """Encounters passed by id are read with only the fields planning uses: reading any other field
+    would cost a query per encounter, and the counts below would differ."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from caredesk.followups import hooks
+
+    monkeypatch.setattr(hooks, "on_encounters", lambda es: None)  # planned below, by id
+    surgery = PlanTemplate.objects.create(code="wound", name="术后伤口回访", trigger="discharge", diagnosis_pattern="骨折",
+                                          min_age=18, vip_only=False, customer_types=["inpatient"])
+    surgery.steps.create(order=1, label="术后第3天", offset=3)
+    ids = []
+    for seq in range(4):
+        p = make_patient(f"褚{seq}", id_number=make_id_number(seq=320 + seq))
+        p.customer_type = "inpatient"
+        p.save()
+        ids.append(make_encounter(p, discharged="2026-03-20 10:00", diagnosis="股骨颈骨折", department="骨科").pk)
+    generate.generate_for_encounters(ids[:1], today=date(2026, 3, 21))  # warms the template cache
+    FollowupPlan.objects.all().delete()
+    with CaptureQueriesContext(connection) as one:
+        generate.generate_for_encounters(ids[:1], today=date(2026, 3, 21))
+    with django_assert_num_queries(len(one.captured_queries)):
+        result = generate.generate_for_encounters(ids, today=date(2026, 3, 21))
+    assert result.encounters == 4
+    assert FollowupPlan.objects.filter(template=surgery).count() == 4
