@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import operator
 import re
 import sqlite3
 import tempfile
@@ -62,6 +63,8 @@ OUTCOMES = {"治愈": "cured", "好转": "improved", "未愈": "not_cured", "死
 _DATE_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?)?$")
 _COMPACT_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?$")
 _MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+_ID_RE = re.compile(r"\d{17}[\dX]")
+_MOBILE_SEP = re.compile(r"[\s-]")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
 
@@ -311,9 +314,10 @@ def parse_datetime(text: str, tz: tzinfo | None = None) -> datetime:
     m = _DATE_RE.match(text) or _COMPACT_RE.match(text)
     if not m:
         raise ValueError(_("日期格式无法识别（应为 YYYY-MM-DD 或 YYYY-MM-DD HH:MM）"))
-    y, mo, d, hh, mi, ss = (int(g) if g else 0 for g in m.groups())
+    y, mo, d, hh, mi, ss = m.groups()
     try:
-        return datetime(y, mo, d, hh, mi, ss, tzinfo=tz or timezone.get_current_timezone())
+        return datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0),
+                        tzinfo=tz or timezone.get_current_timezone())
     except ValueError:
         raise ValueError(_("日期不存在")) from None
 
@@ -321,7 +325,7 @@ def parse_datetime(text: str, tz: tzinfo | None = None) -> datetime:
 def check_id_number(value: str) -> str:
     """Normalised 18-digit 居民身份证号; ValueError with a Chinese reason."""
     v = value.strip().upper()
-    if not re.fullmatch(r"\d{17}[\dX]", v):
+    if not _ID_RE.fullmatch(v):
         raise ValueError(_("身份证号应为18位（最后一位可为X）"))
     try:
         date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
@@ -329,19 +333,16 @@ def check_id_number(value: str) -> str:
         raise ValueError(_("身份证号中的出生日期不存在")) from None
     if v[0] not in "1234568":
         raise ValueError(_("身份证号的地区码不正确"))
-    total = sum(int(c) * w for c, w in zip(v[:17], _ID_WEIGHTS, strict=True))
-    if _ID_CHECK[total % 11] != v[17]:
+    if _ID_CHECK[sum(map(operator.mul, map(int, v[:17]), _ID_WEIGHTS)) % 11] != v[17]:
         raise ValueError(_("身份证号校验位错误"))
     return v
 
 
 def parse_row(line: int, values: list[str], header: list[str], columns: dict[str, int],
               tz: tzinfo | None = None) -> VisitRow | RejectedRow:
-    def get(fld: str) -> str:
-        i = columns.get(fld)
-        if i is None or i >= len(values):
-            return ""
-        return (values[i] or "").strip()
+    n = len(values)
+    cells = {fld: values[i].strip() for fld, i in columns.items() if i < n and values[i]}  # the row's non-empty cells
+    get = cells.get
 
     def col(fld: str) -> str:
         i = columns.get(fld)
@@ -360,40 +361,40 @@ def parse_row(line: int, values: list[str], header: list[str], columns: dict[str
             errors.append((col(fld), str(exc)))
             return None
 
-    name = get("name")
+    name = get("name", "")
     if not name:
         errors.append((col("name"), _("缺少姓名")))
-    kind_text = get("visit_type")
+    kind_text = get("visit_type", "")
     kind = KINDS.get(kind_text.lower(), "")
     if not kind:
         reason = _("缺少就诊类型（应为门诊或住院）") if not kind_text else _("就诊类型无法识别（应为门诊或住院）")
         errors.append((col("visit_type"), reason))
-    sex_text = get("sex")
+    sex_text = get("sex", "")
     sex = SEXES.get(sex_text.lower(), "") if sex_text else ""
     if sex_text and not sex:
         errors.append((col("sex"), _("性别无法识别（应为男、女或未知）")))
     birth = when("birth_date")
-    id_number = get("id_number")
+    id_number = get("id_number", "")
     if id_number:
         try:
             id_number = check_id_number(id_number)
         except ValueError as exc:
             errors.append((col("id_number"), str(exc)))
-    mobile = re.sub(r"[\s-]", "", get("mobile"))
+    mobile = _MOBILE_SEP.sub("", get("mobile", ""))
     if mobile.startswith("+86"):
         mobile = mobile[3:]
     if mobile and not _MOBILE_RE.match(mobile):
         errors.append((col("mobile"), _("手机号格式错误（应为11位手机号）")))
     visit_at, admitted_at, discharged_at = when("visit_at"), when("admitted_at"), when("discharged_at")
-    vt_text = get("first_or_return")
+    vt_text = get("first_or_return", "")
     visit_type = VISIT_TYPES.get(vt_text.lower(), "") if vt_text else ""
     if vt_text and not visit_type:
         errors.append((col("first_or_return"), _("初复诊无法识别（应为初诊或复诊）")))
-    outcome_text = get("outcome")
+    outcome_text = get("outcome", "")
     outcome = OUTCOMES.get(outcome_text.lower(), "") if outcome_text else ""
     if outcome_text and not outcome:
         errors.append((col("outcome"), _("转归无法识别（应为治愈、好转、未愈、死亡、转院或其他）")))
-    outpatient_no, inpatient_no, serial_no = get("outpatient_no"), get("inpatient_no"), get("serial_no")
+    outpatient_no, inpatient_no, serial_no = get("outpatient_no", ""), get("inpatient_no", ""), get("serial_no", "")
     if kind == "inpatient":
         if not inpatient_no:
             errors.append((col("inpatient_no"), _("住院记录缺少住院号")))
@@ -421,9 +422,9 @@ def parse_row(line: int, values: list[str], header: list[str], columns: dict[str
     return VisitRow(
         line=line, source_id=source_id, kind=kind, name=name, serial_no=serial_no,
         outpatient_no=outpatient_no, inpatient_no=inpatient_no, sex=sex, birth_date=birth.date() if birth else None,
-        id_number=id_number, mobile=mobile, address=get("address"), visit_at=visit_at,
-        admitted_at=admitted_at, discharged_at=discharged_at, department=get("department"), doctor=get("doctor"),
-        diagnosis=get("diagnosis"), visit_type=visit_type, outcome=outcome, source_channel=get("source_channel"),
+        id_number=id_number, mobile=mobile, address=get("address", ""), visit_at=visit_at,
+        admitted_at=admitted_at, discharged_at=discharged_at, department=get("department", ""), doctor=get("doctor", ""),
+        diagnosis=get("diagnosis", ""), visit_type=visit_type, outcome=outcome, source_channel=get("source_channel", ""),
     )
 
 

@@ -61,3 +61,16 @@ def test_mobile_numbers_lose_country_code_and_separators():
     assert validate_mobile("+86 138-0013-8000") == "13800138000"
     with pytest.raises(ValidationError, match="手机号"):
         validate_mobile("12345")
+
+
+def test_a_birth_date_after_today_or_before_1880_is_refused() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    today = timezone.localdate()  # in the server's zone (Asia/Shanghai), whatever the system's
+    assert validate_id_number(make_id_number(born=today)) == make_id_number(born=today)
+    for born in (today + timedelta(days=1), today + timedelta(days=400), date(1879, 12, 31)):
+        with pytest.raises(ValidationError) as exc:
+            validate_id_number(make_id_number(born=born))
+        assert exc.value.code == "id_date"
