@@ -3,7 +3,9 @@
 The import of a hospital's history (a million visit rows into an empty archive) spends much of its
 time keeping indexes that only staff searches and lists read: name, pinyin, initials, last four
 digits, last visit, the name-suffix table, the encounters' department and doctor. Their keys are
-random, so every row lands on another page of each. The indexes that the import itself looks
+random, so every row lands on another page of each. The links to a merge survivor and to a group
+client are empty for every patient a load creates, yet each new row is still an entry in their
+indexes (read only by the merge screens and group pages), so they wait too. The indexes that the import itself looks
 patients and encounters up by (identity number, mobile, record numbers, source id, the encounter
 timeline) stay. ``defer()`` drops the others (and switches off the trigger that fills the name
 suffixes of new patients); ``restore()`` builds them again in one sorted pass each and fills the
@@ -36,7 +38,8 @@ def _deferrable() -> list[tuple[str, tuple[str, ...]]]:
 
     pt, et = Patient._meta.db_table, Encounter._meta.db_table
     return [(pt, ("name",)), (pt, ("name_pinyin",)), (pt, ("name_initials",)), (pt, ("mobile_last4",)),
-            (pt, ("last_visit_at",)), (et, ("department_id", "patient_id")), (et, ("doctor_id",))]
+            (pt, ("last_visit_at",)), (pt, ("merged_into_id",)), (pt, ("group_client_id",)),
+            (et, ("department_id", "patient_id")), (et, ("doctor_id",))]
 
 
 def _index_sql(cur: Any, name: str) -> str | None:
