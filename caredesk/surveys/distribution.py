@@ -86,6 +86,9 @@ def find_invitation(raw: str) -> Invitation | None:
 
 
 ELIGIBILITY_FIELDS = ("id", "mobile_bidx", "is_deceased", "do_not_contact")
+# What ``create_invitations`` reads of an encounter (a caller that loads encounters for it can load
+# only these, with the patient's ``ELIGIBILITY_FIELDS``)
+INVITATION_FIELDS = ("patient", "kind", "status", "visit_at", "created_at", "discharged_at", "department", "doctor")
 
 
 @dataclass

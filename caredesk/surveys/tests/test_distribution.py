@@ -175,3 +175,43 @@ def test_a_closed_complaint_invites_the_complainant_once(org: Any, questionnaire
     assert distribution.on_complaint_closed(complaint, patient=patient, department=org["nk"]) == 0
     inv = Invitation.objects.get()
     assert inv.source_key == f"patients.patient:{patient.pk}" and inv.encounter is None and inv.status == "pending"
+
+
+def test_a_deferred_batch_reads_only_what_planning_uses_whatever_its_size(
+        org: Any, outpatient_rule: Any, discharge_rule: Any, django_assert_num_queries: Any) -> None:
+    """``DeferredPlanning.flush`` loads its encounters with only the fields the follow-up centre and the
+    invitations read: reading any other field would cost a query per encounter, and the counts differ."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from caredesk.followups.models import FollowupPlan
+    from caredesk.patients import hooks
+    from caredesk.patients.tests.factories import make_id_number
+
+    buffer = hooks.DeferredPlanning()
+    buffer.install()
+    try:
+        batches = []
+        for size in (1, 1, 4):
+            batch = []
+            for _ in range(size):
+                p = make_patient(f"病人{len(batches)}{len(batch)}", mobile=f"139{500 + 10 * len(batches) + len(batch):08d}",
+                                 id_number=make_id_number(seq=500 + 10 * len(batches) + len(batch)))
+                batch += [visit(p, at=recent(0.2)), visit(p, kind="inpatient", at=recent(3), discharged_at=recent(0.3))]
+            batches.append(batch)
+    finally:
+        hooks.DeferredPlanning.uninstall()
+    assert not Invitation.objects.exists() and not FollowupPlan.objects.exists()  # only noted so far
+
+    def flush(encounters: list[Any]) -> int:
+        planning = hooks.DeferredPlanning()
+        planning.add(registered=encounters, discharged=[e for e in encounters if e.discharged_at])
+        return planning.flush()
+
+    flush(batches[0])  # warms the rule and template caches
+    with CaptureQueriesContext(connection) as one:
+        flush(batches[1])
+    with django_assert_num_queries(len(one.captured_queries)):
+        flush(batches[2])
+    assert Invitation.objects.filter(encounter__in=batches[2]).count() == 8  # a visit and a discharge each
+    assert FollowupPlan.objects.filter(encounter__in=batches[2]).exists()
