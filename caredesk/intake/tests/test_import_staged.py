@@ -4,6 +4,7 @@ runs (SQLite by default; PostgreSQL with DATABASE_URL=postgres://…)."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import random
 from pathlib import Path
@@ -300,3 +301,22 @@ def test_planner_statistics_are_refreshed_each_time_the_applied_rows_double(tmp_
     run = import_visits(write_csv(tmp_path / "v.csv", random_rows(40, 9), "gbk"), batch_size=2, commit_rows=4)
     assert run.imported + run.updated + run.unchanged == 40
     assert len(calls) == 3  # after 8, 16 and 32 rows
+
+
+@pytest.mark.parametrize("values", [["a", "b"], ["门诊,1", "x'y", "back\\slash", "tab\there", "N\nL"], ["only"]])
+def test_text_arrays_travel_as_one_string_and_arrive_whole(values: list[str]) -> None:
+    from caredesk.intake.visit_stage import _any_text
+
+    sql, value = _any_text(values)
+    assert (sql, value) == ("string_to_array(%s, E'\\x1f')", "\x1f".join(values))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT array_to_json({sql})::text", [value])
+            assert json.loads(cur.fetchone()[0]) == values
+
+
+@pytest.mark.parametrize("values", [[], ["a", ""], ["a\x1fb", "c"]])
+def test_a_text_array_with_an_empty_value_or_the_separator_travels_as_a_list(values: list[str]) -> None:
+    from caredesk.intake.visit_stage import _any_text
+
+    assert _any_text(values) == ("%s", values)
