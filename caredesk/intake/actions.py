@@ -39,9 +39,6 @@ DEFER_INDEXES_MIN_BYTES = 4 << 20
 # 128 MB: 1,000,000 rows took 166 s instead of 178 s with 64 MB, and the importer's peak RSS went
 # from 354 MB to 416 MB (the limit is 500 MB; docs/benchmarks.md).
 SQLITE_IMPORT_CACHE_KIB = 131072
-# With the file read in a child process, on PostgreSQL: follow-up and survey planning too, in a
-# second child with its own connection, a committed transaction at a time (``hooks.PlanningProcess``).
-PLAN_IN_CHILD = True
 STATUSES = ("created", "updated", "unchanged")
 
 
@@ -173,10 +170,7 @@ def import_visits(
     items: Generator[VisitRow | RejectedRow, None, None] = vf.rows
     if parallel is None:
         parallel = path.stat().st_size >= PARALLEL_MIN_BYTES
-    planning = None
     if parallel and forkpipe.available():
-        if applier is None and _planning_in_child():
-            planning = _start_planning()
         items = forkpipe.iterate_in_child(functools.partial(
             _read_and_prepare, path, source_system, mapping.columns if mapping else None, applier is None))
     try:
@@ -206,15 +200,11 @@ def import_visits(
                     else:
                         flush()
                         done = True
-                if planning is not None:  # committed: the child may plan it now
-                    planning.committed()
     except Exception as exc:
         log.exception("import run %s failed", run.pk)
         writer.close()
         return _finish(run, acting_user, error=_("导入中断：%(err)s") % {"err": type(exc).__name__})
     finally:
-        if planning is not None:
-            _finish_planning(planning, run.pk)
         if run.deferred_indexes is not None:
             _restore_indexes(run)
     writer.close()
@@ -235,27 +225,6 @@ def _with_run_start(apply: VisitApplier) -> VisitApplier:
         return apply
     last = Patient.objects.order_by("-id").values_list("id", flat=True).first() or 0
     return functools.partial(apply_visit_rows_staged, created_after=last)
-
-
-def _planning_in_child() -> bool:
-    from caredesk.patients.hooks import PlanningProcess
-
-    return PLAN_IN_CHILD and PlanningProcess.possible()
-
-
-def _start_planning() -> Any:
-    from caredesk.patients.hooks import PlanningProcess
-
-    return PlanningProcess()
-
-
-def _finish_planning(planning: Any, run_id: int) -> None:
-    try:
-        planned = planning.finish()
-    except Exception:  # the sweeps plan what was missed; the rows themselves are in
-        log.exception("import run %s: planning in the child process failed", run_id)
-    else:
-        log.info("import run %s: %s encounters planned by the planning process", run_id, planned)
 
 
 def _first_load(path: Path) -> bool:
