@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -238,7 +238,15 @@ def generate_for_encounters(encounters: Iterable[Any], *, today: date | None = N
     oldest = None if earliest is None else {
         trigger: earliest - timedelta(days=days) for trigger, days in _longest_plan_days(templates).items()}
 
+    # Before any time-zone conversion (the costly part of ``encounter_triggers``): an encounter whose
+    # every time is older than the start, in UTC, of the day before the oldest day any trigger may
+    # still plan from is too old (a local day starts less than a day before that day in UTC).
+    cutoff = (datetime.combine(min(oldest.values()) - timedelta(days=1), time.min, tzinfo=UTC)
+              if oldest else None)
+
     def may_plan(encounter: Any) -> bool:
+        if cutoff is not None and all(t is None or t < cutoff for t in (encounter.visit_at, encounter.discharged_at)):
+            return False
         return any(oldest is None or (trigger in oldest and day >= oldest[trigger])
                    for trigger, day in encounter_triggers(encounter))
 
