@@ -194,3 +194,23 @@ def test_the_mapping_page_saves_a_layout(client: Any, login: Any, supervisor: An
     assert ColumnMapping.objects.get(name="二院").columns == {"姓名": "病人姓名"}
     resp = client.post(reverse("intake:mapping_new"), {"name": "空"})
     assert "请至少填写一列的对应表头。" in resp.content.decode()
+
+
+def test_sqlite_gets_a_larger_cache_and_fewer_checkpoints_only_while_importing(db: Any) -> None:
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite connection settings")
+
+    def pragmas() -> tuple[int, int]:
+        with connection.cursor() as cur:
+            cur.execute("PRAGMA cache_size")
+            (cache,) = cur.fetchone()
+            cur.execute("PRAGMA wal_autocheckpoint")
+            (checkpoint,) = cur.fetchone()
+        return cache, checkpoint
+
+    before = pragmas()
+    with actions._bulk_session():
+        assert pragmas() == (-actions.SQLITE_IMPORT_CACHE_KIB, actions.SQLITE_IMPORT_CHECKPOINT_PAGES)
+    assert pragmas() == before
