@@ -3,6 +3,7 @@ or an integration. Audit details carry ids and field names only, never identity 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -234,7 +235,7 @@ def refresh_visit_stats(patient: Patient) -> None:
     patient.visit_count, patient.first_visit_at, patient.last_visit_at = stats["n"], stats["first"], stats["last"]
 
 
-def refresh_visit_stats_of(patient_ids: Any) -> None:
+def refresh_visit_stats_of(patient_ids: Iterable[int]) -> None:
     """``refresh_visit_stats`` for patients given by id, in one ``UPDATE``: for the former owners of
     encounters that moved to another patient (a patient left with none gets 0 and no dates, which
     an aggregate joined to the patients would skip)."""

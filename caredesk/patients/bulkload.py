@@ -3,15 +3,15 @@
 The import of a hospital's history (a million visit rows into an empty archive) spends much of its
 time keeping indexes that only staff searches and lists read: name, pinyin, initials, last four
 digits, last visit, the name-suffix table, the encounters' department and doctor. Their keys are
-random, so every row lands on another page of each. On PostgreSQL the encounters' foreign keys
-are dropped too and added back at the end (one check of every row instead of one per row). The links to a merge survivor and to a group
+random, so every row lands on another page of each. The links to a merge survivor and to a group
 client are empty for every patient a load creates, yet each new row is still an entry in their
-indexes (read only by the merge screens and group pages), so they wait too. The indexes that the import itself looks
-patients and encounters up by (identity number, mobile, record numbers, source id, the encounter
-timeline) stay. ``defer()`` drops the others (and switches off the trigger that fills the name
-suffixes of new patients); ``restore()`` builds them again in one sorted pass each and fills the
-suffixes of every patient added since, as bulk loaders do (``pg_restore`` creates its indexes
-after the data).
+indexes (read only by the merge screens and group pages), so they wait too. On PostgreSQL the
+encounters' foreign keys are dropped as well and added back at the end (one check of every row
+instead of one per row). The indexes that the import itself looks patients and encounters up by
+(identity number, mobile, record numbers, source id, the encounter timeline) stay. ``defer()``
+drops the others (and switches off the trigger that fills the name suffixes of new patients);
+``restore()`` builds them again in one sorted pass each and fills the suffixes of every patient
+added since, as bulk loaders do (``pg_restore`` creates its indexes after the data).
 
 Nothing is lost if the process dies between the two: ``defer`` returns the exact statements that
 rebuild what it drops (read from the database's catalogue) and the caller stores them before

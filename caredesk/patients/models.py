@@ -81,8 +81,8 @@ def _lazy_pinyin(text: str) -> list[str]:
     """``lazy_pinyin(text, style=NORMAL)``. pypinyin reads a string word by word: a word in its phrase
     dictionary gets the phrase's readings, every other character its own reading. So when no part
     of ``text`` is in that dictionary and every character is one it knows, the result is each
-    character's own reading, taken from a cache (~30x faster than the full call, which bulk imports
-    of new names pay for each name; a test compares both on many names)."""
+    character's own reading, taken from a cache: about 5 µs instead of 28 µs for a given name, which
+    bulk imports of new names pay for each name (a test compares both on many names)."""
     from pypinyin import Style, lazy_pinyin
     from pypinyin.constants import PHRASES_DICT
 
