@@ -128,8 +128,15 @@ def _name(msg: Message) -> str:
     return " ".join(p for p in (given, family) if p).strip()
 
 
+# 15 or 18 characters as a resident identity number has them (a check of its digits follows)
+_LOOKS_LIKE_ID_NUMBER = re.compile(r"\d{15}|\d{17}[\dX]")
+
+
 def _identifiers(msg: Message, seg: str, number: int, default_system: str) -> tuple[dict[str, str], str]:
-    """PID-3 / MRG-1 → ({system: value}, resident ID number if one validates)."""
+    """PID-3 / MRG-1 → ({system: value}, resident ID number if one validates). An identity-card
+    entry (type NNCHN/RRI) that fails the check but has an identity number's shape is dropped:
+    identifiers are stored in clear and identity numbers only encrypted. Any other value of those
+    types (a sender's local number mislabelled) is kept as an identifier."""
     found: dict[str, str] = {}
     id_number = ""
     for comps in msg.repetitions(seg, number):
@@ -143,7 +150,8 @@ def _identifiers(msg: Message, seg: str, number: int, default_system: str) -> tu
                 id_number = validate_id_number(value)
                 continue
             except ValidationError:
-                pass
+                if _LOOKS_LIKE_ID_NUMBER.fullmatch(value.upper()):
+                    continue  # a mistyped identity number: not kept, and never in clear as an identifier
         found[f"HL7:{authority or default_system}"] = value
     return found, id_number
 
@@ -158,7 +166,7 @@ def to_event(msg: Message) -> ADTEvent:
     if not name:
         raise HL7Error("PID-5 患者姓名为空（patient name missing）")
     if not identifiers and not id_number:
-        raise HL7Error("PID-3 没有可用的患者标识（no patient identifier）")
+        raise HL7Error("PID-3 没有可用的患者标识：无病历号，身份证号缺失或校验不通过（no usable patient identifier）")
     sex = {"M": "M", "F": "F"}.get(msg.get("PID", 8).upper(), "U")
     deceased = parse_ts(msg.get("PID", 29)) if msg.get("PID", 30).upper() == "Y" else None
     if msg.get("PID", 30).upper() == "Y" and deceased is None:

@@ -129,3 +129,23 @@ def test_models_written_by_fastsql_have_no_save_override_or_save_signals(model):
     assert model.save is Patient.__mro__[1].save, f"{model.__name__}.save is overridden: fastsql.insert would skip it"
     assert not pre_save.has_listeners(model) and not post_save.has_listeners(model)
     assert fastsql.insert  # the helper these models are written with
+
+
+def _with_pid3(message, pid3):
+    return "\r".join(f"PID|1||{pid3}|" + line.split("|", 4)[4] if line.startswith("PID|") else line
+                     for line in message.split("\r"))
+
+
+def test_an_identity_number_that_fails_its_check_is_not_kept_in_clear():
+    bad = "110105194912310023"  # the shape of an identity number, a wrong check digit (…002X is right)
+    ack = hl7_ingest.receive(_with_pid3(adt("A04", "B1", "20260301100000", klass="O"),
+                                        f"MRN7^^^CITYHOSP^MR~{bad}^^^CHN^NNCHN"))
+    assert ack_code(ack) == "AA"
+    patient = Patient.objects.get()
+    assert patient.id_number == ""
+    assert list(PatientIdentifier.objects.values_list("value", flat=True)) == ["MRN7"]
+    # alone in PID-3 it identifies nobody: the message is refused with the reason and kept
+    ack = hl7_ingest.receive(_with_pid3(adt("A04", "B2", "20260301100000", klass="O"), f"{bad}^^^CHN^NNCHN"))
+    assert ack_code(ack) in ("AE", "AR") and "身份证号" in Message.parse(ack).get("MSA", 3)
+    assert IngestMessage.objects.filter(control_id="B2").exclude(error="").exists()
+    assert Patient.objects.count() == 1
