@@ -57,9 +57,18 @@ def _sqlite_datetime(adapt: Any, tz: Any) -> Any:
     settings and ``timezone`` look-ups per value (a sixth of the bulk insert's time). Anything
     else (naive values, expressions) goes through Django's own function."""
 
+    # the previous datetime and its result, as one tuple (replaced whole: safe between threads); a
+    # batch repeats its one timestamp, and a datetime is immutable: the same object, the same result
+    last: list[tuple[Any, str]] = [(object(), "")]
+
     def convert(value: Any) -> Any:
+        memo = last[0]
+        if value is memo[0]:
+            return memo[1]
         if type(value) is datetime and value.utcoffset() is not None:
-            return str(value.astimezone(tz).replace(tzinfo=None))
+            result = str(value.astimezone(tz).replace(tzinfo=None))
+            last[0] = (value, result)
+            return result
         return adapt(value)
 
     return convert

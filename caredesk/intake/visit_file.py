@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import operator
 import re
 import sqlite3
 import tempfile
@@ -26,6 +25,8 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from caredesk.patients.validators import id_check_char
 
 # field -> (standard Chinese header, other accepted headers)
 COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -65,8 +66,6 @@ _COMPACT_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?$")
 _MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 _ID_RE = re.compile(r"\d{17}[\dX]")
 _MOBILE_SEP = re.compile(r"[\s-]")
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK = "10X98765432"
 
 
 class FileLayoutError(ValueError):
@@ -333,7 +332,7 @@ def check_id_number(value: str) -> str:
         raise ValueError(_("身份证号中的出生日期不存在")) from None
     if v[0] not in "1234568":
         raise ValueError(_("身份证号的地区码不正确"))
-    if _ID_CHECK[sum(map(operator.mul, map(int, v[:17]), _ID_WEIGHTS)) % 11] != v[17]:
+    if id_check_char(v[:17]) != v[17]:
         raise ValueError(_("身份证号校验位错误"))
     return v
 

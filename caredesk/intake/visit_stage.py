@@ -29,8 +29,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import TextField
-from django.db.models.functions import Cast
 from django.utils import timezone
 
 from caredesk.core import pii
@@ -102,9 +100,11 @@ def _load_known(arrays: dict[str, list[Any]]) -> list[_Known]:
                         [value for _c, (_sql, value) in terms])
             return [_Known(r) for r in cur.fetchall()]
     rows: dict[int, tuple[Any, ...]] = {}
-    for query in _known_queries(arrays):
-        rows.update((r[0], r) for r in query)
-    return [_Known(rows[pk]) for pk in sorted(rows)]
+    with connection.cursor() as cur:
+        for sql, params in _known_queries(arrays):
+            cur.execute(sql, params)
+            rows.update((r[0], r) for r in cur.fetchall())
+    return [_Known(rows[pk]) for pk in sorted(rows)]  # (Django's SQLite connection reads a date column as a date)
 
 
 _SEPARATOR = "\x1f"  # ASCII unit separator
@@ -121,13 +121,21 @@ def _any_text(values: list[str]) -> tuple[str, Any]:
     return "string_to_array(%s, E'\\x1f')", joined
 
 
-def _known_queries(arrays: dict[str, list[Any]]) -> Iterator[Any]:
+def _known_queries(arrays: dict[str, list[Any]]) -> Iterator[tuple[str, list[Any]]]:
+    """SQLite: (SQL, parameters) of ``_load_known``'s queries, one per column and chunk of values
+    (plain SQL: the ORM compiled each of these thousands of queries again)."""
     from caredesk.patients.models import Patient
 
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(c) for c in (*_KNOWN_FIELDS[:-1], "address"))
+    for column in arrays:
+        if column not in _KNOWN_FIELDS:
+            raise ValueError(f"not a look-up column: {column}")
     for column, values in arrays.items():
         for start in range(0, len(values), LOOKUP_CHUNK):
-            yield Patient.objects.filter(**{f"{column}__in": values[start:start + LOOKUP_CHUNK]}).order_by().annotate(
-                address_c=Cast("address", TextField())).values_list(*_KNOWN_FIELDS)
+            chunk = values[start:start + LOOKUP_CHUNK]
+            yield (f"SELECT {columns} FROM {qn(Patient._meta.db_table)} "  # noqa: S608 - fixed columns, checked above
+                   f"WHERE {qn(column)} IN ({', '.join(['%s'] * len(chunk))})", chunk)
 
 
 def _derive(patient: Any, prep: Prepared) -> None:
@@ -220,7 +228,7 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
                 break
         changed = False
         if patient is None:
-            patient = fastsql.new_instance(Patient, **pvalues)
+            patient = fastsql.new_instance(Patient, created_at=now, **pvalues)
             patient.sex = pvalues.get("sex", Patient.Sex.UNKNOWN)
             patient.customer_type = Patient.CustomerType.INPATIENT if r.kind == "inpatient" else Patient.CustomerType.OUTPATIENT
             _derive(patient, prep)
@@ -330,6 +338,7 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
         if r.source_id in created_values:
             values = created_values[r.source_id]
             enc = fastsql.new_instance(Encounter, patient_id=p.pk, source_system=source_system, source_id=r.source_id,
+                                       created_at=now, updated_at=now,  # as _insert_encounters wrote them
                                        **{k: v for k, v in values.items() if v not in (None, "")})
             if id(p) in fresh:  # a patient created by this batch: the hooks get it with the encounter, not read again
                 enc.patient = p

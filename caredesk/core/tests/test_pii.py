@@ -1,5 +1,10 @@
+import base64
+import hashlib
+import hmac
+
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,6 +39,16 @@ def test_blind_index_is_deterministic_normalised_and_keyed():
     assert pii.blind_index("phone", PHONE) != pii.blind_index("id_number", PHONE)
     assert PHONE not in pii.blind_index("phone", PHONE)
     assert pii.blind_index("phone", "") == ""
+
+
+def test_blind_index_is_hmac_sha256_of_kind_and_value_under_the_index_key():
+    expected = hmac.new(pii._index_key(), b"phone:13812345678", hashlib.sha256).hexdigest()
+    assert pii.blind_index("phone", "138-1234-5678") == expected
+    assert pii.blind_index("phone", "138-1234-5678") == expected  # the keyed state is not consumed
+    other = base64.b64encode(b"\x01" * 32).decode()
+    with override_settings(FIELD_ENCRYPTION_KEY=other):
+        assert pii.blind_index("phone", "13812345678") == hmac.new(
+            pii._index_key(), b"phone:13812345678", hashlib.sha256).hexdigest() != expected
 
 
 def test_encrypted_field_stores_ciphertext_and_reads_clear_text():

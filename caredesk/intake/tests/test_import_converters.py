@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -42,3 +43,39 @@ def test_new_instance_is_the_same_as_the_constructor(org: object) -> None:
     pf = [f.attname for f in Patient._meta.concrete_fields if f.attname != "created_at"]
     assert {f: getattr(p2, f) for f in pf} == {f: getattr(p1, f) for f in pf}
     assert fastsql.new_instance(Patient).created_at is not p2.created_at  # a callable default, called per instance
+
+
+def test_new_instance_takes_a_given_value_instead_of_calling_the_default() -> None:
+    at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    calls: list[int] = []
+    field = Patient._meta.get_field("created_at")
+    with mock.patch.object(field, "default", lambda: calls.append(1) or at):
+        fastsql._prototype.cache_clear()
+        try:
+            fastsql._prototype(Patient)  # built with the patched default (its constructor calls it once)
+            calls.clear()
+            given = fastsql.new_instance(Patient, name="王五", created_at=at)
+            assert given.created_at is at and calls == []
+            assert fastsql.new_instance(Patient, name="王五").created_at is at and calls == [1]
+        finally:
+            fastsql._prototype.cache_clear()
+
+
+@pytest.mark.django_db
+def test_datetime_converter_repeats_and_alternations_give_each_value_its_own_result() -> None:
+    field = Encounter._meta.get_field("visit_at")
+    convert = fastsql._converter(field)
+    a = datetime(2026, 3, 1, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
+    b = datetime(2026, 3, 1, 9, 31, tzinfo=UTC)
+    for value in (a, a, b, b, a, b, a):
+        assert convert(value) == field.get_db_prep_save(value, connection)
+    assert convert(None) is None
+
+
+@pytest.mark.django_db
+def test_insert_many_gives_its_rows_one_time_as_it_writes_them() -> None:
+    patients = [fastsql.new_instance(Patient, name=n) for n in ("甲一", "乙二", "丙三")]
+    fastsql.insert_many(patients)
+    assert len({p.updated_at for p in patients}) == 1
+    stored = dict(Patient.objects.filter(pk__in=[p.pk for p in patients]).values_list("pk", "updated_at"))
+    assert stored == {p.pk: p.updated_at for p in patients}

@@ -266,8 +266,8 @@ def test_prepared_values_give_new_patients_what_refresh_derived_fields_gives() -
         assert prep.keys == row_keys(prep.values)
 
 
-def _plan(queryset: Any) -> str:
-    sql, params = queryset.query.sql_with_params()
+def _plan(query: Any) -> str:
+    sql, params = query if isinstance(query, tuple) else query.query.sql_with_params()
     with connection.cursor() as cur:
         cur.execute("EXPLAIN QUERY PLAN " + sql, params)
         return " | ".join(str(row[-1]) for row in cur.fetchall())

@@ -74,3 +74,19 @@ def test_a_birth_date_after_today_or_before_1880_is_refused() -> None:
         with pytest.raises(ValidationError) as exc:
             validate_id_number(make_id_number(born=born))
         assert exc.value.code == "id_date"
+
+
+def test_the_check_character_follows_gb11643_for_every_weighted_position():
+    from caredesk.patients.validators import ID_CHECK_CHARS, ID_WEIGHTS, id_check_char
+
+    # the published example of GB 11643-1999 ends in X; then every digit at every position
+    assert id_check_char("11010519491231002") == "X"
+    for position in range(17):
+        for digit in "0123456789":
+            first17 = "34052419800101001"[:position] + digit + "34052419800101001"[position + 1:]
+            expected = ID_CHECK_CHARS[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
+            assert id_check_char(first17) == expected, first17
+    assert id_check_char("00000000000000000") == "1"
+    for bad in ("1101051949123100", "1101051949123100X", "11010519491231002 ", "１１０１０５１９４９１２３１００２"):
+        with pytest.raises(ValueError, match="17 digits"):
+            id_check_char(bad)
