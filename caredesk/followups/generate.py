@@ -244,8 +244,9 @@ def generate_for_encounters(encounters: Iterable[Any], *, today: date | None = N
     cutoff = (datetime.combine(min(oldest.values()) - timedelta(days=1), time.min, tzinfo=UTC)
               if oldest else None)
 
-    def may_plan(encounter: Any) -> bool:
-        if cutoff is not None and all(t is None or t < cutoff for t in (encounter.visit_at, encounter.discharged_at)):
+    def may_plan(encounter: Any) -> bool:  # called for every encounter of an import: no generator
+        visit, discharge = encounter.visit_at, encounter.discharged_at
+        if cutoff is not None and (visit is None or visit < cutoff) and (discharge is None or discharge < cutoff):
             return False
         return any(oldest is None or (trigger in oldest and day >= oldest[trigger])
                    for trigger, day in encounter_triggers(encounter))
@@ -303,7 +304,8 @@ def generate_for_encounters(encounters: Iterable[Any], *, today: date | None = N
     keys = {f"enc:{enc.pk}" for _t, enc, _d in wanted}
     stored = {
         (p.template_id, p.source_key): p
-        for p in FollowupPlan.objects.filter(source_key__in=keys, template_id__in={t.template.pk for t, _e, _d in wanted})
+        for p in FollowupPlan.objects.filter(source_key__in=keys, template_id__in={t.template.pk for t, _e, _d in wanted}).only(
+            "id", "template_id", "source_key", "status", "reason", "closed_at", "trigger_date")  # what this and _reactivate use
     }
     _reactivate(stored.values(), {(t.template.pk, f"enc:{e.pk}"): d for t, e, d in wanted})
     blocked = _blocked_channels({enc.patient_id for _t, enc, _d in wanted})

@@ -170,7 +170,7 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     from caredesk.patients.actions import refresh_visit_stats_of
     from caredesk.patients.models import Encounter, Patient
 
-    vendor = connection.vendor
+    vendor, alias = connection.vendor, connection.alias  # once: the proxy looks the connection up on every access
     now = timezone.now()
     preps = [prepared(r) for r in rows]
     keys_per_row = [p.keys for p in preps]
@@ -344,7 +344,7 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
                 enc.patient = p
             enc.pk = created_ids[r.source_id]
             enc._state.adding = False
-            enc._state.db = connection.alias
+            enc._state.db = alias
             created.append(enc)
             statuses.append("created")
             if enc.status == Encounter.Status.DISCHARGED:

@@ -45,6 +45,7 @@ def insert_many(objs: list[Any]) -> None:
     plan, per_statement, head, tail = _bulk_plan(objs[0].__class__, connection.vendor)
     row_sql = "(" + ", ".join(["%s"] * len(plan)) + ")"
     now = timezone.now()
+    alias = connection.alias  # once: each access through the proxy looks the connection up again
     with connection.cursor() as cur:
         for start in range(0, len(objs), per_statement):
             chunk = objs[start:start + per_statement]
@@ -60,7 +61,7 @@ def insert_many(objs: list[Any]) -> None:
             for obj, (pk,) in zip(chunk, ids, strict=True):
                 obj.pk = pk
                 obj._state.adding = False
-                obj._state.db = connection.alias
+                obj._state.db = alias
 
 
 def _auto_value(obj: Any, attname: str, now: Any) -> Any:
@@ -86,7 +87,8 @@ def new_instance(model: type[models.Model], **values: Any) -> Any:
     through the model's attributes (so a related object sets its ``_id`` as in ``__init__``).
     Django's ``__init__`` walks all fields with per-field dispatch, ~0.1 ms an instance; this is a
     dict copy. Models with init signal receivers go through ``__init__``."""
-    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+    # (an empty receiver list first: the precise check costs as much as the rest of this function)
+    if (pre_init.receivers or post_init.receivers) and (pre_init.has_listeners(model) or post_init.has_listeners(model)):
         return model(**values)
     state, fresh = _prototype(model)
     obj = model.__new__(model)
@@ -125,7 +127,8 @@ def copy_insert(objs: list[Any]) -> None:
                     value = _auto_value(obj, attname, now) if auto else getattr(obj, attname)
                     row.append(value if convert is None or value is None else convert(value))
                 copy.write_row(row)
+    alias = connection.alias
     for obj, pk in zip(objs, ids, strict=True):
         obj.pk = pk
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = alias

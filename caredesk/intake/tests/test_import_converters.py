@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from unittest import mock
 from zoneinfo import ZoneInfo
 
@@ -79,3 +80,23 @@ def test_insert_many_gives_its_rows_one_time_as_it_writes_them() -> None:
     assert len({p.updated_at for p in patients}) == 1
     stored = dict(Patient.objects.filter(pk__in=[p.pk for p in patients]).values_list("pk", "updated_at"))
     assert stored == {p.pk: p.updated_at for p in patients}
+
+
+def test_new_instance_goes_through_the_constructor_when_a_model_has_init_receivers() -> None:
+    from django.db.models.signals import post_init
+
+    seen: list[Any] = []
+
+    def receiver(sender: Any, instance: Any, **kwargs: Any) -> None:
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=Patient)
+    try:
+        made = fastsql.new_instance(Patient, name="赵钱")
+        assert seen == [made]
+        fastsql.new_instance(Encounter, kind="outpatient")  # another model: no receiver, not through __init__
+        assert seen == [made]
+    finally:
+        post_init.disconnect(receiver, sender=Patient)
+    fastsql.new_instance(Patient, name="孙李")
+    assert seen == [made]
