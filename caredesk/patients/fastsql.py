@@ -51,8 +51,8 @@ def insert_many(objs: list[Any]) -> None:
             chunk = objs[start:start + per_statement]
             params: list[Any] = []
             for obj in chunk:
-                for _field, attname, convert, auto in plan:
-                    value = _auto_value(obj, attname, now) if auto else getattr(obj, attname)
+                for field, attname, convert, auto in plan:
+                    value = _auto_value(obj, field, now) if auto else getattr(obj, attname)
                     params.append(value if convert is None or value is None else convert(value))
             cur.execute(head + ", ".join([row_sql] * len(chunk)) + tail, params)
             ids = cur.fetchall()
@@ -64,10 +64,13 @@ def insert_many(objs: list[Any]) -> None:
                 obj._state.db = alias
 
 
-def _auto_value(obj: Any, attname: str, now: Any) -> Any:
+def _auto_value(obj: Any, field: Any, now: Any) -> Any:
     """What ``pre_save`` does for an ``auto_now``/``auto_now_add`` field of a new row (sets it to the
-    current time), with one time for the whole batch instead of a clock read per row."""
-    setattr(obj, attname, now)
+    current time), with one time for the whole batch instead of a clock read per row (a date field
+    still gets today's date from its own ``pre_save``)."""
+    if not isinstance(field, models.DateTimeField):
+        return field.pre_save(obj, True)
+    setattr(obj, field.attname, now)
     return now
 
 
@@ -123,8 +126,8 @@ def copy_insert(objs: list[Any]) -> None:
         with cur.cursor.copy(f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN") as copy:
             for obj, pk in zip(objs, ids, strict=True):
                 row: list[Any] = [pk]
-                for _field, attname, convert, auto in plan:
-                    value = _auto_value(obj, attname, now) if auto else getattr(obj, attname)
+                for field, attname, convert, auto in plan:
+                    value = _auto_value(obj, field, now) if auto else getattr(obj, attname)
                     row.append(value if convert is None or value is None else convert(value))
                 copy.write_row(row)
     alias = connection.alias

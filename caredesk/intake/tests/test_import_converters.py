@@ -100,3 +100,15 @@ def test_new_instance_goes_through_the_constructor_when_a_model_has_init_receive
         post_init.disconnect(receiver, sender=Patient)
     fastsql.new_instance(Patient, name="孙李")
     assert seen == [made]
+
+
+def test_a_date_field_set_on_insert_still_gets_todays_date() -> None:
+    from datetime import date
+
+    from django.db import models
+
+    field = models.DateField(auto_now_add=True)
+    field.set_attributes_from_name("opened_on")
+    obj = type("Row", (), {})()
+    value = fastsql._auto_value(obj, field, datetime(2020, 1, 1, tzinfo=UTC))
+    assert type(value) is date and value.year > 2020 and obj.opened_on == value  # the field's own pre_save
