@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import os
 import re
+import unicodedata
 from functools import lru_cache
 from typing import Any
 
@@ -26,7 +27,7 @@ from django.db import models
 
 _PREFIX = "v1:"
 _NONCE_BYTES = 12
-_NON_DIGIT = re.compile(r"\D")
+_NON_DIGIT = re.compile(r"\D", re.ASCII)
 
 
 @lru_cache(maxsize=4)
@@ -74,8 +75,13 @@ def decrypt(token: str) -> str:
     return _cipher(settings.FIELD_ENCRYPTION_KEY).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], None).decode()
 
 
+def fold_width(value: str) -> str:
+    """Full-width digits and letters (an input method in full-width mode: １３８…, …Ｘ) as ASCII (NFKC)."""
+    return value if value.isascii() else unicodedata.normalize("NFKC", value)
+
+
 def normalise(kind: str, value: str) -> str:
-    value = value.strip()
+    value = fold_width(value.strip())
     if kind == "id_number":
         return value.upper().replace(" ", "")
     if kind == "phone":

@@ -26,6 +26,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from caredesk.core.pii import fold_width
 from caredesk.patients.validators import id_check_char
 
 # field -> (standard Chinese header, other accepted headers)
@@ -63,8 +64,8 @@ OUTCOMES = {"治愈": "cured", "好转": "improved", "未愈": "not_cured", "死
 
 _DATE_RE = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?)?$")
 _COMPACT_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?$")
-_MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-_ID_RE = re.compile(r"\d{17}[\dX]")
+_MOBILE_RE = re.compile(r"^1[3-9]\d{9}$", re.ASCII)
+_ID_RE = re.compile(r"\d{17}[\dX]", re.ASCII)
 _MOBILE_SEP = re.compile(r"[\s-]")
 
 
@@ -323,7 +324,7 @@ def parse_datetime(text: str, tz: tzinfo | None = None) -> datetime:
 
 def check_id_number(value: str) -> str:
     """Normalised 18-digit 居民身份证号; ValueError with a Chinese reason."""
-    v = value.strip().upper()
+    v = fold_width(value.strip()).upper()
     if not _ID_RE.fullmatch(v):
         raise ValueError(_("身份证号应为18位（最后一位可为X）"))
     try:
@@ -379,7 +380,7 @@ def parse_row(line: int, values: list[str], header: list[str], columns: dict[str
             id_number = check_id_number(id_number)
         except ValueError as exc:
             errors.append((col("id_number"), str(exc)))
-    mobile = _MOBILE_SEP.sub("", get("mobile", ""))
+    mobile = _MOBILE_SEP.sub("", fold_width(get("mobile", "")))
     if mobile.startswith("+86"):
         mobile = mobile[3:]
     if mobile and not _MOBILE_RE.match(mobile):

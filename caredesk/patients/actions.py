@@ -89,6 +89,8 @@ def _match(data: PatientData) -> tuple[Patient | None, tuple[str, str] | None]:
 
 def _incoming(data: PatientData) -> dict[str, Any]:
     """The non-empty fields of ``data`` as model values (empty ones are left out)."""
+    from caredesk.core import pii
+
     values: dict[str, Any] = {}
     for name in _PLAIN_FIELDS:
         value = getattr(data, name)
@@ -97,10 +99,8 @@ def _incoming(data: PatientData) -> dict[str, Any]:
         if value:
             values[name] = value
     if data.id_number.strip():
-        values["id_number"] = data.id_number.strip().upper().replace(" ", "")
+        values["id_number"] = pii.normalise("id_number", data.id_number)  # as its blind index (full-width folded)
     if data.mobile.strip():
-        from caredesk.core import pii
-
         values["mobile"] = pii.normalise("phone", data.mobile)
     if data.sex in (Patient.Sex.MALE, Patient.Sex.FEMALE):
         values["sex"] = data.sex

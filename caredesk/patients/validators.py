@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from caredesk.core.pii import fold_width
+
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CHARS = "10X98765432"
 # First two digits: province-level region codes.
@@ -56,8 +58,9 @@ PROVINCE_CODES = frozenset(
 )
 
 
-_ID_18 = re.compile(r"\d{17}[\dX]")
-_ID_15 = re.compile(r"\d{15}")
+# ASCII digits only (``\d`` alone would take any script's digits); full-width ones are folded first
+_ID_18 = re.compile(r"\d{17}[\dX]", re.ASCII)
+_ID_15 = re.compile(r"\d{15}", re.ASCII)
 _SPACE = re.compile(r"\s")
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -74,7 +77,8 @@ def id_check_char(first17: str) -> str:
 
 
 def _normalise(value: str) -> str:
-    return _SPACE.sub("", value or "").upper()
+    return fold_width(_SPACE.sub("", value or "")).upper()
+
 
 
 def _birth(value: str) -> date:
@@ -127,11 +131,11 @@ def _sex(value: str) -> str:
 
 def validate_mobile(value: str) -> str:
     """Return the 11-digit mainland mobile number (a +86/86 prefix and separators are dropped)."""
-    digits = re.sub(r"[\s\-()（）]", "", value or "")
+    digits = re.sub(r"[\s\-()（）]", "", fold_width(value or ""))
     if digits.startswith("+86"):
         digits = digits[3:]
     elif digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
-    if not re.fullmatch(r"1[3-9]\d{9}", digits):
+    if not re.fullmatch(r"1[3-9]\d{9}", digits, re.ASCII):
         raise ValidationError(_("手机号应为11位、以1开头的数字。"), code="mobile")
     return digits

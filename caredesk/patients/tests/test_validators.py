@@ -90,3 +90,23 @@ def test_the_check_character_follows_gb11643_for_every_weighted_position():
     for bad in ("1101051949123100", "1101051949123100X", "11010519491231002 ", "１１０１０５１９４９１２３１００２"):
         with pytest.raises(ValueError, match="17 digits"):
             id_check_char(bad)
+
+
+def test_full_width_digits_are_read_as_ascii_and_other_scripts_digits_are_refused():
+    from caredesk.core import pii
+    from caredesk.intake.visit_file import check_id_number
+    from caredesk.patients.validators import validate_mobile
+
+    full = "１１０１０５１９４９１２３１００２ｘ"  # an input method in full-width mode
+    assert validate_id_number(full) == "11010519491231002X"
+    assert check_id_number(full) == "11010519491231002X"
+    assert pii.blind_index("id_number", full) == pii.blind_index("id_number", "11010519491231002X")
+    assert validate_mobile("１３８ １２３４ ５６７８") == "13812345678"
+    assert pii.blind_index("phone", "１３８１２３４５６７８") == pii.blind_index("phone", "13812345678")
+    arabic = "".join(chr(0x0660 + int(c)) for c in "11010519491231002") + "X"  # digits, but not ours
+    with pytest.raises(ValidationError, match="18位"):
+        validate_id_number(arabic)
+    with pytest.raises(ValueError, match="18位"):
+        check_id_number(arabic)
+    with pytest.raises(ValidationError):
+        validate_mobile("".join(chr(0x0660 + int(c)) for c in "13812345678"))
