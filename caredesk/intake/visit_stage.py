@@ -127,9 +127,10 @@ def _known_queries(arrays: dict[str, list[Any]]) -> Iterator[tuple[str, list[Any
     from caredesk.patients.models import Patient
 
     qn = connection.ops.quote_name
-    columns = ", ".join(qn(c) for c in (*_KNOWN_FIELDS[:-1], "address"))
+    names = (*_KNOWN_FIELDS[:-1], "address")  # the stored address: its ciphertext, decrypted only if needed
+    columns = ", ".join(qn(c) for c in names)
     for column in arrays:
-        if column not in _KNOWN_FIELDS:
+        if column not in names:
             raise ValueError(f"not a look-up column: {column}")
     for column, values in arrays.items():
         for start in range(0, len(values), LOOKUP_CHUNK):

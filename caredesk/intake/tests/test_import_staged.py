@@ -320,3 +320,12 @@ def test_a_text_array_with_an_empty_value_or_the_separator_travels_as_a_list(val
     from caredesk.intake.visit_stage import _any_text
 
     assert _any_text(values) == ("%s", values)
+
+
+def test_the_plain_look_up_queries_take_only_the_known_columns() -> None:
+    from caredesk.intake.visit_stage import _known_queries
+
+    assert [params for _sql, params in _known_queries({"outpatient_no": ["M1", "M2"]})] == [["M1", "M2"]]
+    for column in ("name_pinyin", "address_c", "id = id OR 1"):
+        with pytest.raises(ValueError, match="look-up column"):
+            list(_known_queries({column: ["x"]}))
