@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from caredesk.core import pii
 from caredesk.patients.data import EncounterData, PatientData
 from caredesk.patients.validators import validate_id_number
 
@@ -129,7 +130,7 @@ def _name(msg: Message) -> str:
 
 
 # 15 or 18 characters as a resident identity number has them (a check of its digits follows)
-_LOOKS_LIKE_ID_NUMBER = re.compile(r"\d{15}|\d{17}[\dX]")
+_LOOKS_LIKE_ID_NUMBER = re.compile(r"\d{15}|\d{17}[\dX]", re.ASCII)  # on the value as normalised
 
 
 def _identifiers(msg: Message, seg: str, number: int, default_system: str) -> tuple[dict[str, str], str]:
@@ -150,7 +151,7 @@ def _identifiers(msg: Message, seg: str, number: int, default_system: str) -> tu
                 id_number = validate_id_number(value)
                 continue
             except ValidationError:
-                if _LOOKS_LIKE_ID_NUMBER.fullmatch(value.upper()):
+                if _LOOKS_LIKE_ID_NUMBER.fullmatch(pii.normalise("id_number", value)):
                     continue  # a mistyped identity number: not kept, and never in clear as an identifier
         found[f"HL7:{authority or default_system}"] = value
     return found, id_number

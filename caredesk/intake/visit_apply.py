@@ -126,7 +126,7 @@ def _incoming_values(r: VisitRow) -> dict[str, Any]:
             values[name] = value
     if r.birth_date:
         values["birth_date"] = r.birth_date
-    id_number = r.id_number.strip().upper().replace(" ", "")
+    id_number = pii.normalise("id_number", r.id_number)  # the rule of patients.actions._incoming
     if id_number:
         values["id_number"] = id_number
     if r.mobile.strip():

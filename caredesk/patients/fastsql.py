@@ -86,8 +86,8 @@ def _prototype(model: type[models.Model]) -> tuple[dict[str, Any], tuple[tuple[s
 def new_instance(model: type[models.Model], **values: Any) -> Any:
     """``model(**values)`` for the bulk paths: an unsaved instance with every field at its default
     (callable defaults called for each instance, e.g. ``created_at``, unless ``values`` names the
-    field) and ``values`` assigned
-    through the model's attributes (so a related object sets its ``_id`` as in ``__init__``).
+    field) and ``values`` assigned through the model's attributes (so a related object sets its
+    ``_id`` as in ``__init__``).
     Django's ``__init__`` walks all fields with per-field dispatch, ~0.1 ms an instance; this is a
     dict copy. Models with init signal receivers go through ``__init__``."""
     # (an empty receiver list first: the precise check costs as much as the rest of this function)
