@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from caredesk.core import audit, forkpipe
+from caredesk.core import audit, forkpipe, gcpause
 from caredesk.core.models import AuditEvent
 
 from .models import ColumnMapping, ImportReject, ImportRun
@@ -91,6 +91,7 @@ def save_column_mapping(*, name: str, columns: dict[str, str], acting_user: Any)
     return mapping
 
 
+@gcpause.fewer_collections()  # a sixth of the importer's CPU time went to the collector (docs/benchmarks.md)
 def import_visits(
     path: Path | str,
     *,
