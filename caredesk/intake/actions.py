@@ -135,7 +135,7 @@ def import_visits(
         apply = applier or (default_applier() if method == "staged" else default_applier(method))
     except ImportError:
         return _finish(run, acting_user, error=_("患者档案模块尚未安装，无法导入。"))
-    apply = _with_run_start(apply)
+    apply = _with_run_start(apply, source_system)
     try:
         vf = read_visit_file(path, source_system=source_system, mapping=mapping.columns if mapping else None)
     except (FileLayoutError, UnicodeDecodeError, OSError) as exc:
@@ -221,17 +221,20 @@ def import_visits(
     return _finish(run, acting_user)
 
 
-def _with_run_start(apply: VisitApplier) -> VisitApplier:
-    """The staged applier, told which patients this run creates (ids above the highest one now):
-    it adds a batch's new encounters to their visit figures instead of recounting them."""
-    from caredesk.patients.models import Patient
+def _with_run_start(apply: VisitApplier, source_system: str) -> VisitApplier:
+    """The staged applier, told what the archive held when the run started (``visit_stage.RunState``):
+    which patients this run creates (ids above the highest one now: it adds a batch's new encounters
+    to their visit figures instead of recounting them) and whether any encounter of this source
+    system could be found again."""
+    from caredesk.patients.models import Encounter, Patient
 
-    from .visit_stage import apply_visit_rows_staged
+    from .visit_stage import RunState, apply_visit_rows_staged
 
     if apply is not apply_visit_rows_staged:
         return apply
     last = Patient.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    return functools.partial(apply_visit_rows_staged, created_after=last)
+    before = Encounter.objects.filter(source_system=source_system).exists()
+    return functools.partial(apply_visit_rows_staged, run=RunState(created_after=last, encounters_before=before))
 
 
 def _first_load(path: Path) -> bool:

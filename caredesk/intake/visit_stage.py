@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
@@ -164,9 +165,29 @@ def _keys(p: Any) -> list[tuple[str, str]]:
     return keys
 
 
+@dataclass
+class RunState:
+    """What the staged applier knows of the import run its batches belong to (``actions.import_visits``).
+
+    ``created_after``: the highest patient id when the run started; patients with a higher id were
+    created during it (see ``_recount_visits``).
+    ``encounters_before``: the archive held encounters of the run's source system when it started.
+    When it held none, a batch does not look its rows' encounters up: the file's reader rejects a
+    repeated source id, so no row can find an encounter an earlier row wrote, and one that another
+    writer (the HL7 feed) adds meanwhile makes the batch's insert come up short. Then this turns
+    True for the rest of the run and the batch is retried row by row, with look-ups."""
+
+    created_after: int | None = None
+    encounters_before: bool = True
+
+
+class _EncounterRace(RuntimeError):
+    pass
+
+
 @transaction.atomic  # the stage's rows live until commit (ON COMMIT DELETE ROWS): never apply in autocommit
 def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_user: Any = None,
-                            created_after: int | None = None) -> list[str]:
+                            run: RunState | None = None) -> list[str]:
     from caredesk.patients import fastsql, hooks
     from caredesk.patients.actions import refresh_visit_stats_of
     from caredesk.patients.models import Encounter, Patient
@@ -271,7 +292,9 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     # 3. which encounters exist already (id, status and patient before this batch)
     existing: dict[str, tuple[int, str, int]] = {}
     source_ids = [r.source_id for r in rows]
-    if vendor == "postgresql":  # one array parameter instead of thousands (see _load_known)
+    if run is not None and not run.encounters_before:
+        pass  # nothing to find (RunState)
+    elif vendor == "postgresql":  # one array parameter instead of thousands (see _load_known)
         with connection.cursor() as cur:
             any_sql, any_value = _any_text(source_ids)
             cur.execute(f"SELECT source_id, id, status, patient_id FROM {Encounter._meta.db_table} "  # noqa: S608
@@ -324,8 +347,13 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
                            existed, existed or id(p) not in fresh))
     _fill_stage(stage_rows)
     updated = _update_encounters(source_system, now)
-    created_ids = _insert_encounters(source_system, now, len(created_values))
-    _recount_visits(now, created_after)
+    try:
+        created_ids = _insert_encounters(source_system, now, len(created_values))
+    except _EncounterRace:
+        if run is not None:
+            run.encounters_before = True  # look up from now on, the row-by-row retry first
+        raise
+    _recount_visits(now, run.created_after if run is not None else None)
     # the former owners of encounters that moved to another patient
     refresh_visit_stats_of({existing[r.source_id][2] for r, p in zip(rows, row_patient, strict=True)
                             if r.source_id in existing and existing[r.source_id][2] != p.pk})
@@ -532,7 +560,7 @@ def _insert_encounters(source_system: str, now: Any, expected: int) -> dict[str,
         cur.execute(sql, [source_system, param, param])
         ids = dict(cur.fetchall())
     if len(ids) != expected:  # another writer (the HL7 feed) added one meanwhile: the caller retries row by row
-        raise RuntimeError("visit import: an encounter appeared while the batch was applied")
+        raise _EncounterRace("visit import: an encounter appeared while the batch was applied")
     return ids
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -329,3 +330,50 @@ def test_the_plain_look_up_queries_take_only_the_known_columns() -> None:
     for column in ("name_pinyin", "address_c", "id = id OR 1"):
         with pytest.raises(ValueError, match="look-up column"):
             list(_known_queries({column: ["x"]}))
+
+
+def _encounter_lookups(queries: list[dict[str, Any]]) -> list[str]:
+    return [q["sql"] for q in queries if "source_id" in q["sql"] and q["sql"].lstrip().upper().startswith("SELECT")
+            and "patients_encounter" in q["sql"]]
+
+
+def test_a_run_into_an_archive_without_encounters_of_its_source_does_not_look_them_up(
+        tmp_path: Path, hook_calls: dict[str, list[Any]]) -> None:
+    """The reader rejects a repeated source id, so a run whose source system had no encounter when
+    it started cannot find one: its batches skip that look-up. A second run (the re-run) must look
+    them up again, and still changes nothing."""
+    from django.test.utils import CaptureQueriesContext
+
+    path = write_csv(tmp_path / "v.csv", VISITS, "gbk")
+    with CaptureQueriesContext(connection) as first:
+        run = import_visits(path, batch_size=2)
+    assert (run.imported, run.rejected) == (5, 0)
+    assert _encounter_lookups(first.captured_queries) == []
+    with CaptureQueriesContext(connection) as second:
+        again = import_visits(path, batch_size=2)
+    assert (again.imported, again.updated, again.unchanged) == (0, 0, 5)
+    assert _encounter_lookups(second.captured_queries)  # one per batch
+
+
+def test_an_encounter_another_writer_adds_during_the_run_is_found_by_the_retry(hook_calls: dict[str, list[Any]]) -> None:
+    """The HL7 feed writes an encounter with a source id the run (which had none of its source
+    system at the start) is about to insert: the batch's insert comes up short, the batch fails, the
+    run looks encounters up from then on, and the row updates that encounter instead of being lost."""
+    from django.db import transaction
+
+    from caredesk.intake.visit_file import VisitRow
+    from caredesk.intake.visit_stage import RunState, apply_visit_rows_staged
+    from caredesk.patients.models import Encounter, Patient
+
+    feed = Patient.objects.create(name="王五", outpatient_no="M7")
+    at = datetime(2026, 3, 1, 8, tzinfo=UTC)
+    Encounter.objects.create(patient=feed, kind="outpatient", source_system="HIS", source_id="S2", visit_at=at)
+    state = RunState(created_after=0, encounters_before=False)  # as it was when the run started
+    rows = [VisitRow(line=2, source_id="S1", kind="outpatient", name="王五", outpatient_no="M7", visit_at=at),
+            VisitRow(line=3, source_id="S2", kind="outpatient", name="王五", outpatient_no="M7", visit_at=at, diagnosis="高血压")]
+    with pytest.raises(RuntimeError), transaction.atomic():
+        apply_visit_rows_staged(list(rows), source_system="HIS", run=state)
+    assert state.encounters_before  # from now on: look-ups
+    assert [apply_visit_rows_staged([r], source_system="HIS", run=state) for r in rows] == [["created"], ["updated"]]
+    assert Encounter.objects.count() == 2
+    assert Encounter.objects.get(source_id="S2").diagnosis_text == "高血压"
