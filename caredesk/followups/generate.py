@@ -213,6 +213,31 @@ def _longest_plan_days(templates: list[_Template]) -> dict[str, int]:
     return out
 
 
+def _oldest_days(templates: list[_Template], earliest: date | None) -> tuple[dict[str, date] | None, datetime | None]:
+    """Per trigger, the oldest trigger day that may still plan something (a visit so old that every
+    plan would already be over, as in an import of past years, has nothing to plan), and the time
+    before which an encounter is too old for every trigger, checked before any time-zone conversion
+    (the costly part of ``encounter_triggers``): the start, in UTC, of the day before the oldest of
+    those days (a local day starts less than a day before that day in UTC). None: no limit."""
+    if earliest is None:
+        return None, None
+    oldest = {trigger: earliest - timedelta(days=days) for trigger, days in _longest_plan_days(templates).items()}
+    cutoff = datetime.combine(min(oldest.values()) - timedelta(days=1), time.min, tzinfo=UTC) if oldest else None
+    return oldest, cutoff
+
+
+def oldest_plannable(today: date | None = None) -> datetime | None:
+    """Encounters whose visit and discharge times are all older than this can start no plan:
+    ``generate_for_encounters`` drops them unread. None: no limit. (``patients.hooks.planning_horizon``)"""
+    templates = load_templates()
+    if not templates:
+        return NO_INTEREST
+    return _oldest_days(templates, _earliest_due(today or timezone.localdate()))[1]
+
+
+# a time no encounter reaches: "nothing to plan, whatever the encounter" (no template)
+NO_INTEREST = datetime.max.replace(tzinfo=UTC)
+
 # What planning reads of an encounter and its patient (``encounter_triggers``, ``template_matches``
 # and the loop below); a test checks that nothing else is read (it would cost a query per row).
 PLANNING_FIELDS = ("patient", "kind", "status", "visit_at", "discharged_at", "visit_type", "outcome", "department",
@@ -233,16 +258,7 @@ def generate_for_encounters(encounters: Iterable[Any], *, today: date | None = N
     templates = load_templates() if templates is None else templates
     today = today or timezone.localdate()
     earliest = _earliest_due(today)
-    # A visit so old that every plan would already be over (an import of past years) has nothing
-    # to plan: it is not read.
-    oldest = None if earliest is None else {
-        trigger: earliest - timedelta(days=days) for trigger, days in _longest_plan_days(templates).items()}
-
-    # Before any time-zone conversion (the costly part of ``encounter_triggers``): an encounter whose
-    # every time is older than the start, in UTC, of the day before the oldest day any trigger may
-    # still plan from is too old (a local day starts less than a day before that day in UTC).
-    cutoff = (datetime.combine(min(oldest.values()) - timedelta(days=1), time.min, tzinfo=UTC)
-              if oldest else None)
+    oldest, cutoff = _oldest_days(templates, earliest)
 
     def may_plan(encounter: Any) -> bool:  # called for every encounter of an import: no generator
         visit, discharge = encounter.visit_at, encounter.discharged_at

@@ -390,7 +390,9 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
     _update_rows(Patient, only_stats, PATIENT_STATS_FIELDS)  # figures only: nothing re-encrypted
     refresh_visit_stats_of(moved_from)  # former owners of moved encounters (after the writes above)
 
-    # 5. domain hooks, as the actions call them
-    hooks.encounters_recorded(to_create, discharged_now)
+    # 5. domain hooks, as the actions call them, for the encounters any module can still plan from
+    horizon = hooks.planning_horizon()
+    hooks.encounters_recorded([e for e in to_create if hooks.may_matter(e.visit_at, e.discharged_at, horizon)],
+                              [e for e in discharged_now if hooks.may_matter(None, e.discharged_at, horizon)])
     hooks.patients_deceased(deceased)
     return statuses

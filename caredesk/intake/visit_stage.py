@@ -179,6 +179,17 @@ class RunState:
 
     created_after: int | None = None
     encounters_before: bool = True
+    # ``hooks.planning_horizon()`` when the run's first batch asked (the planning configuration
+    # read once per run, not per batch; the daily sweeps plan what a change made meanwhile adds)
+    horizon: Any = None
+    horizon_known: bool = False
+
+    def planning_horizon(self) -> Any:
+        from caredesk.patients import hooks
+
+        if not self.horizon_known:
+            self.horizon, self.horizon_known = hooks.planning_horizon(), True
+        return self.horizon
 
 
 class _EncounterRace(RuntimeError):
@@ -358,33 +369,40 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     refresh_visit_stats_of({existing[r.source_id][2] for r, p in zip(rows, row_patient, strict=True)
                             if r.source_id in existing and existing[r.source_id][2] != p.pk})
 
-    # 6. deaths (first discharge with outcome 死亡 wins), statuses, hooks
+    # 6. deaths (first discharge with outcome 死亡 wins), statuses, hooks (for the encounters any
+    # module can still plan from: hooks.planning_horizon)
+    horizon = run.planning_horizon() if run is not None else hooks.planning_horizon()
     created: list[Any] = []
     discharged_ids: list[int] = []
     died: list[tuple[int, Any]] = []  # (patient id, discharged at)
     statuses: list[str] = []
     for r, p, changed in zip(rows, row_patient, row_changed, strict=True):
         if r.source_id in created_values:
+            statuses.append("created")
             values = created_values[r.source_id]
+            pk, discharged_at = created_ids[r.source_id], values["discharged_at"]
+            if values["status"] == Encounter.Status.DISCHARGED:
+                if hooks.may_matter(None, discharged_at, horizon):
+                    discharged_ids.append(pk)
+                if values["outcome"] == Encounter.Outcome.DIED and discharged_at:
+                    died.append((p.pk, discharged_at))
+            if not hooks.may_matter(values["visit_at"], discharged_at, horizon):
+                continue
             enc = fastsql.new_instance(Encounter, patient_id=p.pk, source_system=source_system, source_id=r.source_id,
                                        created_at=now, updated_at=now,  # as _insert_encounters wrote them
                                        **{k: v for k, v in values.items() if v not in (None, "")})
             if id(p) in fresh:  # a patient created by this batch: the hooks get it with the encounter, not read again
                 enc.patient = p
-            enc.pk = created_ids[r.source_id]
+            enc.pk = pk
             enc._state.adding = False
             enc._state.db = alias
             created.append(enc)
-            statuses.append("created")
-            if enc.status == Encounter.Status.DISCHARGED:
-                discharged_ids.append(enc.pk)
-                if enc.outcome == Encounter.Outcome.DIED and enc.discharged_at:
-                    died.append((p.pk, enc.discharged_at))
             continue
         after = updated.get(r.source_id)
         statuses.append("updated" if after is not None or changed else "unchanged")
         if after is not None and existing[r.source_id][1] != Encounter.Status.DISCHARGED and after[1] == Encounter.Status.DISCHARGED:
-            discharged_ids.append(after[0])
+            if hooks.may_matter(None, after[3], horizon):
+                discharged_ids.append(after[0])
             if after[2] == Encounter.Outcome.DIED and after[3]:
                 died.append((p.pk, after[3]))
     deceased_ids = _mark_deceased(died, now)

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -83,6 +84,26 @@ def encounters_recorded(registered: list[Encounter], discharged: list[Encounter]
         buffer.add(registered=registered, discharged=discharged)
         return
     _plan(registered, discharged)
+
+
+def planning_horizon() -> datetime | None:
+    """The oldest visit or discharge time that any module planning from ``encounters_recorded`` can
+    still act on (follow-up plans, survey invitations); None: no limit. A bulk path (the visit file
+    import) leaves out of its calls the encounters that ``may_matter`` says are older, instead of
+    building them only to have every module drop them; both import paths do, so they still call
+    the hooks alike. A module added to ``_plan`` adds its own bound here (or None)."""
+    from caredesk.followups.generate import oldest_plannable
+    from caredesk.surveys.distribution import oldest_invitable
+
+    bounds = [oldest_plannable(), oldest_invitable()]
+    return None if any(b is None for b in bounds) else min(b for b in bounds if b is not None)
+
+
+def may_matter(visit_at: datetime | None, discharged_at: datetime | None, horizon: datetime | None) -> bool:
+    """An encounter with these times may still be planned from (``planning_horizon``)."""
+    if horizon is None or (visit_at is None and discharged_at is None):
+        return True
+    return (visit_at is not None and visit_at >= horizon) or (discharged_at is not None and discharged_at >= horizon)
 
 
 def patients_deceased(patients: list[Patient]) -> None:

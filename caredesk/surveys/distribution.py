@@ -181,6 +181,21 @@ def _tz() -> ZoneInfo:
     return ZoneInfo(getattr(settings, "WORK_TIMEZONE", settings.TIME_ZONE))
 
 
+def oldest_invitable(now: datetime | None = None) -> datetime:
+    """Visits and discharges older than this can get no invitation: its link would have expired
+    before it is sent (``create_invitations`` skips them). A send time is at most the event time
+    plus the rule's offset and two days (the local date, then the send hour); hence this bound.
+    (``patients.hooks.planning_horizon``)"""
+    from caredesk.followups.generate import NO_INTEREST
+
+    rules = RULES.get()
+    spans = [a.rule.offset_days + a.rule.valid_days
+             for trigger in (SurveyRule.Trigger.OUTPATIENT_VISIT, SurveyRule.Trigger.DISCHARGE) for a in rules.get(trigger, [])]
+    if not spans:
+        return NO_INTEREST
+    return (now or timezone.now()) - timedelta(days=max(spans) + 2)
+
+
 def event_time(encounter: Encounter, trigger: str) -> datetime | None:
     if trigger == SurveyRule.Trigger.OUTPATIENT_VISIT:
         if encounter.kind != Encounter.Kind.OUTPATIENT:

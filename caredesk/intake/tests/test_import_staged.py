@@ -222,8 +222,9 @@ def test_the_staged_path_runs_a_fixed_number_of_queries_per_batch(tmp_path: Path
     with django_assert_max_num_queries(len(small.captured_queries) + 5):
         import_visits(write_csv(tmp_path / "big.csv", random_rows(300, 4), "gbk"), batch_size=5000)
     # the run: page cache and checkpoint interval set and restored, commit group, deferred indexes,
-    # last patient id; visit figures: a recount and an increment
-    assert len(small.captured_queries) <= 34
+    # last patient id, encounters of the source system; visit figures: a recount and an increment;
+    # the planning horizon, once per run (the planning configuration loaded into a cold cache: 9)
+    assert len(small.captured_queries) <= 43
 
 
 def test_postgresql_copies_new_patients_and_stages_encounters(tmp_path: Path, hook_calls: dict[str, list[Any]],
@@ -377,3 +378,29 @@ def test_an_encounter_another_writer_adds_during_the_run_is_found_by_the_retry(h
     assert [apply_visit_rows_staged([r], source_system="HIS", run=state) for r in rows] == [["created"], ["updated"]]
     assert Encounter.objects.count() == 2
     assert Encounter.objects.get(source_id="S2").diagnosis_text == "高血压"
+
+
+@pytest.mark.parametrize("method", ["batch", "staged"])
+def test_the_hooks_get_only_the_encounters_a_module_can_still_plan_from(tmp_path: Path, hook_calls: dict[str, list[Any]],
+                                                                        method: str) -> None:
+    """An import of past years: visits and discharges older than ``hooks.planning_horizon`` are
+    written but left out of the hook calls (every module would drop them); recent ones are passed."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from caredesk.patients.models import Encounter
+
+    def day(days_ago: int) -> str:
+        return f"{timezone.localtime() - timedelta(days=days_ago):%Y-%m-%d %H:%M}"
+
+    rows = [STANDARD_HEADERS, row(流水号="OLD", 门诊号="M1", 就诊时间="2019-05-01 09:00"), row(流水号="NEW", 门诊号="M1", 就诊时间=day(1)),
+            row(**{"流水号": "OLDSTAY", "就诊类型(门诊/住院)": "住院", "住院号": "Z1", "门诊号": "M1", "就诊时间": "",
+                   "入院时间": "2019-05-02 09:00", "出院时间": "2019-05-09 09:00"}),
+            row(**{"流水号": "STAY", "就诊类型(门诊/住院)": "住院", "住院号": "Z2", "门诊号": "M1", "就诊时间": "",
+                   "入院时间": day(6), "出院时间": day(2)})]
+    run = import_visits(write_csv(tmp_path / "v.csv", rows, "gbk"), method=method)
+    assert (run.imported, run.rejected) == (4, 0)
+    assert Encounter.objects.count() == 4  # every row is written
+    assert [s for batch in hook_calls["registered"] for s, *_rest in batch] == ["NEW", "STAY"]
+    assert [s for batch in hook_calls["discharged"] for s, *_rest in batch] == ["STAY"]

@@ -53,3 +53,64 @@ def test_a_thread_with_deferred_planning_only_notes_them(planned: dict[str, list
         buffer.uninstall()
     assert (list(buffer.registered), list(buffer.discharged)) == ([1], [2])
     assert planned["followups"] == []
+
+
+def test_no_plan_or_invitation_comes_from_an_encounter_older_than_the_planning_horizon() -> None:
+    """A bulk import leaves out of its hook calls the encounters older than ``planning_horizon``:
+    the bound must be safe. Visits and discharges every few days over two years go through the
+    follow-up planning and both invitation rules; every encounter that got a plan or an invitation
+    must be one ``may_matter`` keeps, and the horizon must actually leave some out."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from caredesk.followups.generate import generate_for_encounters, oldest_plannable
+    from caredesk.followups.models import FollowupPlan
+    from caredesk.patients.models import Encounter
+    from caredesk.patients.tests.factories import make_patient
+    from caredesk.questionnaires.actions import create_from_spec
+    from caredesk.surveys.distribution import create_invitations, oldest_invitable
+    from caredesk.surveys.models import Invitation, SurveyRule
+    from caredesk.surveys.tests.specs import SPEC
+
+    questionnaire = create_from_spec(SPEC).questionnaire
+    SurveyRule.objects.create(name="门诊次日", trigger="outpatient_visit", offset_days=1, questionnaire=questionnaire)
+    SurveyRule.objects.create(name="出院三天", trigger="discharge", offset_days=3, valid_days=10, questionnaire=questionnaire)
+    patient = make_patient("王五", mobile="13800138000")
+    now = timezone.now()
+    made = []
+    for n, days in enumerate(range(0, 730, 3)):
+        at = now - timedelta(days=days, hours=n % 24)
+        made += [Encounter(patient=patient, kind="outpatient", source_system="T", source_id=f"o{n}", visit_at=at),
+                 Encounter(patient=patient, kind="inpatient", source_system="T", source_id=f"i{n}", status="discharged",
+                           visit_at=at - timedelta(days=5), admitted_at=at - timedelta(days=5), discharged_at=at)]
+    encounters = Encounter.objects.bulk_create(made)
+    for e in encounters:
+        e.patient = patient
+    visits = [e for e in encounters if e.kind == "outpatient"]
+    stays = [e for e in encounters if e.kind == "inpatient"]
+
+    generate_for_encounters(encounters)
+    create_invitations(visits, SurveyRule.Trigger.OUTPATIENT_VISIT)
+    create_invitations(stays, SurveyRule.Trigger.DISCHARGE)
+
+    by_pk = {e.pk: e for e in encounters}
+    planned = {by_pk[pk] for pk in FollowupPlan.objects.values_list("encounter_id", flat=True)}
+    invited = {by_pk[pk] for pk in Invitation.objects.values_list("encounter_id", flat=True)}
+    assert planned and invited  # the test plans something
+    horizon = hooks.planning_horizon()
+    assert horizon is not None and horizon == min(oldest_plannable(), oldest_invitable())
+    for bound, got in ((oldest_plannable(), planned), (oldest_invitable(), invited), (horizon, planned | invited)):
+        assert all(hooks.may_matter(e.visit_at, e.discharged_at, bound) for e in got)
+    assert not all(hooks.may_matter(e.visit_at, e.discharged_at, horizon) for e in encounters)  # some are left out
+
+
+def test_without_a_backfill_limit_nothing_is_left_out(settings: Any) -> None:
+    from datetime import UTC, datetime
+
+    from caredesk.followups import generate
+
+    settings.FOLLOWUP_BACKFILL_DAYS = None
+    assert generate._earliest_due(datetime(2026, 1, 1, tzinfo=UTC).date()) is None
+    assert hooks.planning_horizon() is None
+    assert hooks.may_matter(datetime(2000, 1, 1, tzinfo=UTC), None, None)
