@@ -328,34 +328,39 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
             if at is not None:
                 p.first_visit_at = at if p.first_visit_at is None or at < p.first_visit_at else p.first_visit_at
                 p.last_visit_at = at if p.last_visit_at is None or at > p.last_visit_at else p.last_visit_at
-    if vendor == "postgresql":
-        fastsql.copy_insert(new_patients)
-    else:
-        fastsql.insert_many(new_patients)
-    _update_known(list(changed_known.values()), now)
 
-    # 5. the batch's encounters into the stage, then set-based upserts
+    # 5. the batch's encounters as stage rows (built while PostgreSQL takes the new patients in),
+    # then set-based upserts
     directory = _Directory({r.department for r in rows if r.department}, {r.doctor for r in rows if r.doctor})
     stage_rows: list[tuple[Any, ...]] = []
     created_values: dict[str, dict[str, Any]] = {}
-    for r, p in zip(rows, row_patient, strict=True):
-        department = directory.department(r.department)
-        doctor = directory.doctor(r.doctor, department)
-        if department is None and doctor is not None:
-            department = doctor.department
-        values: dict[str, Any] = {
-            "kind": r.kind, "department_id": department.pk if department else None,
-            "department_name": r.department or (department.name if department else ""),
-            "doctor_id": doctor.pk if doctor else None, "doctor_name": doctor.name if doctor else r.doctor,
-            "diagnosis_text": r.diagnosis[:300], "visit_at": r.visit_at or r.admitted_at, "admitted_at": r.admitted_at,
-            "discharged_at": r.discharged_at, "visit_type": r.visit_type, "outcome": r.outcome,
-            "status": Encounter.Status.DISCHARGED if r.discharged_at else "",
-        }
-        existed = r.source_id in existing
-        if not existed:
-            created_values[r.source_id] = values
-        stage_rows.append((r.line, r.source_id, p.pk, *(None if values[c] == "" else values[c] for c in _MERGED),
-                           existed, existed or id(p) not in fresh))
+
+    def build_stage() -> None:  # pure Python: needs the new patients' ids, not the connection
+        for r, p in zip(rows, row_patient, strict=True):
+            department = directory.department(r.department)
+            doctor = directory.doctor(r.doctor, department)
+            if department is None and doctor is not None:
+                department = doctor.department
+            values: dict[str, Any] = {
+                "kind": r.kind, "department_id": department.pk if department else None,
+                "department_name": r.department or (department.name if department else ""),
+                "doctor_id": doctor.pk if doctor else None, "doctor_name": doctor.name if doctor else r.doctor,
+                "diagnosis_text": r.diagnosis[:300], "visit_at": r.visit_at or r.admitted_at, "admitted_at": r.admitted_at,
+                "discharged_at": r.discharged_at, "visit_type": r.visit_type, "outcome": r.outcome,
+                "status": Encounter.Status.DISCHARGED if r.discharged_at else "",
+            }
+            existed = r.source_id in existing
+            if not existed:
+                created_values[r.source_id] = values
+            stage_rows.append((r.line, r.source_id, p.pk, *(None if values[c] == "" else values[c] for c in _MERGED),
+                               existed, existed or id(p) not in fresh))
+
+    if vendor == "postgresql":
+        fastsql.copy_insert(new_patients, meanwhile=build_stage)
+    else:
+        fastsql.insert_many(new_patients)
+        build_stage()
+    _update_known(list(changed_known.values()), now)
     _fill_stage(stage_rows)
     updated = _update_encounters(source_system, now)
     try:

@@ -8,6 +8,7 @@ this way gained a ``save()`` override or a save signal receiver.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -105,12 +106,19 @@ def new_instance(model: type[models.Model], **values: Any) -> Any:
     return obj
 
 
-def copy_insert(objs: list[Any]) -> None:
+def copy_insert(objs: list[Any], *, meanwhile: Callable[[], None] | None = None) -> None:
     """PostgreSQL: ``insert_many`` through ``COPY`` (the fastest way in): the ids are taken from the
     table's sequence first (``nextval`` once per row, in list order, so ids ascend as with
     ``INSERT``), then every row is copied with them. Same values as ``save()`` (see ``insert``).
-    Row triggers on the table fire for ``COPY`` as for ``INSERT``."""
+    Row triggers on the table fire for ``COPY`` as for ``INSERT``.
+
+    ``meanwhile``: work for this process while the server is still taking the rows in (they are
+    sent as they are written, and the server inserts them more slowly than they are written). It is
+    called once every row is written and every object has its id, before the ``COPY`` ends: it must
+    not use the connection. Called at once when there is nothing to insert."""
     if not objs:
+        if meanwhile is not None:
+            meanwhile()
         return
     model = objs[0].__class__
     meta = model._meta
@@ -118,6 +126,7 @@ def copy_insert(objs: list[Any]) -> None:
     qn = connection.ops.quote_name
     pk_column = str(meta.pk.column) if meta.pk is not None else "id"
     now = timezone.now()
+    alias = connection.alias
     with connection.cursor() as cur:
         cur.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
                     [meta.db_table, pk_column, len(objs)])
@@ -130,8 +139,9 @@ def copy_insert(objs: list[Any]) -> None:
                     value = _auto_value(obj, field, now) if auto else getattr(obj, attname)
                     row.append(value if convert is None or value is None else convert(value))
                 copy.write_row(row)
-    alias = connection.alias
-    for obj, pk in zip(objs, ids, strict=True):
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = alias
+            for obj, pk in zip(objs, ids, strict=True):
+                obj.pk = pk
+                obj._state.adding = False
+                obj._state.db = alias
+            if meanwhile is not None:
+                meanwhile()

@@ -235,7 +235,7 @@ def test_postgresql_copies_new_patients_and_stages_encounters(tmp_path: Path, ho
         pytest.skip("the COPY path is PostgreSQL's (run with DATABASE_URL=postgres://…)")
     copied: list[int] = []
     real = fastsql.copy_insert
-    monkeypatch.setattr(fastsql, "copy_insert", lambda objs: (copied.append(len(objs)), real(objs)))
+    monkeypatch.setattr(fastsql, "copy_insert", lambda objs, **kw: (copied.append(len(objs)), real(objs, **kw)))
     monkeypatch.setattr(fastsql, "insert_many", lambda objs: pytest.fail("PostgreSQL must use COPY"))
     run = import_visits(write_csv(tmp_path / "v.csv", VISITS, "gbk"), batch_size=2)
     assert (run.imported, sum(copied)) == (5, 3)
@@ -404,3 +404,21 @@ def test_the_hooks_get_only_the_encounters_a_module_can_still_plan_from(tmp_path
     assert Encounter.objects.count() == 4  # every row is written
     assert [s for batch in hook_calls["registered"] for s, *_rest in batch] == ["NEW", "STAY"]
     assert [s for batch in hook_calls["discharged"] for s, *_rest in batch] == ["STAY"]
+
+
+def test_copy_insert_runs_the_meanwhile_work_once_every_row_is_written_and_has_its_id() -> None:
+    """The staged path builds its stage rows while PostgreSQL takes the new patients in: the work is
+    called inside the ``COPY``, after every object got its id, and at once when nothing is copied."""
+    from caredesk.patients import fastsql
+    from caredesk.patients.models import Patient
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's (run with DATABASE_URL=postgres://…)")
+    seen: list[list[Any]] = []
+    fastsql.copy_insert([], meanwhile=lambda: seen.append([]))
+    patients = [fastsql.new_instance(Patient, name=name) for name in ("甲", "乙")]
+    fastsql.copy_insert(patients, meanwhile=lambda: seen.append([(p.pk, p._state.adding) for p in patients]))
+    assert seen[0] == []
+    assert [pk for pk, _adding in seen[1]] == [p.pk for p in patients] and all(pk for pk, _a in seen[1])
+    assert not any(adding for _pk, adding in seen[1])
+    assert sorted(Patient.objects.values_list("name", flat=True)) == ["乙", "甲"]
