@@ -515,7 +515,14 @@ def _fill_stage(stage_rows: list[tuple[Any, ...]]) -> None:
             with cur.cursor.copy(f"COPY {STAGE} ({', '.join(_NAMES)}) FROM STDIN") as copy:
                 for row in stage_rows:
                     copy.write_row(row)
-            cur.execute(f"ANALYZE {STAGE}")  # a temp table has no statistics: without them the planner may scan encounters
+            # a temp table has no statistics: without them the planner may scan encounters. They
+            # outlive TRUNCATE and commits (the row count is then read from the table's size), so the
+            # stage is analysed once per connection, not for every batch; a check is cheaper than
+            # ANALYZE and sees statistics a rolled-back batch took away
+            cur.execute("SELECT 1 FROM pg_stats WHERE schemaname = pg_my_temp_schema()::regnamespace::name "
+                        "AND tablename = %s LIMIT 1", [STAGE])
+            if cur.fetchone() is None:
+                cur.execute(f"ANALYZE {STAGE}")
         else:
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
                         f"{', '.join(f'{n} {lite}' for n, _p, lite in STAGE_COLUMNS)})")

@@ -422,3 +422,18 @@ def test_copy_insert_runs_the_meanwhile_work_once_every_row_is_written_and_has_i
     assert [pk for pk, _adding in seen[1]] == [p.pk for p in patients] and all(pk for pk, _a in seen[1])
     assert not any(adding for _pk, adding in seen[1])
     assert sorted(Patient.objects.values_list("name", flat=True)) == ["乙", "甲"]
+
+
+def test_postgresql_analyses_the_stage_once_not_for_every_batch(tmp_path: Path, hook_calls: dict[str, list[Any]]) -> None:
+    """The stage's statistics outlive TRUNCATE and commits: the first batch analyses it, the others
+    only check that the statistics are there (a rolled-back batch may have taken them away)."""
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL temporary table")
+    with CaptureQueriesContext(connection) as queries:
+        run = import_visits(write_csv(tmp_path / "v.csv", VISITS, "gbk"), batch_size=2)
+    assert run.imported == 5
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert sum("FROM pg_stats" in s for s in sql) == 3  # three batches, each checks
+    assert sum(s == "ANALYZE caredesk_visit_stage" for s in sql) == 1
