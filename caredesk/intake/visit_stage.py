@@ -614,10 +614,18 @@ def _recount_visits(now: Any, created_after: int | None = None) -> None:
         recount = (f"SELECT patient_id FROM {STAGE} WHERE recount AND (patient_id <= %s "  # noqa: S608
                    f"OR patient_id IN (SELECT patient_id FROM {STAGE} WHERE existed))")
         params = [created_after]
+    if connection.vendor == "postgresql":
+        # each patient's encounters through the index, whatever the stage's statistics say: with
+        # them, PostgreSQL planned a merge join that read the whole encounter index in patient
+        # order, 0.35 s per batch of a re-import into an archive of a million encounters
+        counts = (f"SELECT s.patient_id, c.n, c.f, c.l FROM (SELECT DISTINCT patient_id FROM ({recount}) AS r) AS s "  # noqa: S608
+                  f"CROSS JOIN LATERAL (SELECT COUNT(*) AS n, MIN({at}) AS f, MAX({at}) AS l FROM {et} AS e "
+                  f"WHERE e.patient_id = s.patient_id AND e.status <> '{Encounter.Status.CANCELLED}') AS c WHERE c.n > 0")
+    else:
+        counts = (f"SELECT patient_id, COUNT(*) AS n, MIN({at}) AS f, MAX({at}) AS l FROM {et} "  # noqa: S608
+                  f"WHERE patient_id IN ({recount}) AND status <> '{Encounter.Status.CANCELLED}' GROUP BY patient_id")
     sql = (f"UPDATE {pt} AS p SET visit_count = a.n, first_visit_at = a.f, last_visit_at = a.l, updated_at = %s "  # noqa: S608
-           f"FROM (SELECT patient_id, COUNT(*) AS n, MIN({at}) AS f, MAX({at}) AS l FROM {et} "
-           f"WHERE patient_id IN ({recount}) "
-           f"AND status <> '{Encounter.Status.CANCELLED}' GROUP BY patient_id) AS a "
+           f"FROM ({counts}) AS a "
            "WHERE p.id = a.patient_id AND (p.visit_count <> a.n OR p.first_visit_at IS DISTINCT FROM a.f "
            "OR p.last_visit_at IS DISTINCT FROM a.l)")
     with connection.cursor() as cur:
