@@ -229,14 +229,13 @@ def _oldest_days(templates: list[_Template], earliest: date | None) -> tuple[dic
 def oldest_plannable(today: date | None = None) -> datetime | None:
     """Encounters whose visit and discharge times are all older than this can start no plan:
     ``generate_for_encounters`` drops them unread. None: no limit. (``patients.hooks.planning_horizon``)"""
+    from caredesk.patients.hooks import NO_INTEREST
+
     templates = load_templates()
     if not templates:
         return NO_INTEREST
     return _oldest_days(templates, _earliest_due(today or timezone.localdate()))[1]
 
-
-# a time no encounter reaches: "nothing to plan, whatever the encounter" (no template)
-NO_INTEREST = datetime.max.replace(tzinfo=UTC)
 
 # What planning reads of an encounter and its patient (``encounter_triggers``, ``template_matches``
 # and the loop below); a test checks that nothing else is read (it would cost a query per row).

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -181,10 +182,10 @@ class RunState:
     encounters_before: bool = True
     # ``hooks.planning_horizon()`` when the run's first batch asked (the planning configuration
     # read once per run, not per batch; the daily sweeps plan what a change made meanwhile adds)
-    horizon: Any = None
+    horizon: datetime | None = None
     horizon_known: bool = False
 
-    def planning_horizon(self) -> Any:
+    def planning_horizon(self) -> datetime | None:
         from caredesk.patients import hooks
 
         if not self.horizon_known:

@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -86,6 +86,10 @@ def encounters_recorded(registered: list[Encounter], discharged: list[Encounter]
     _plan(registered, discharged)
 
 
+# a module's bound when it plans nothing from any encounter (no follow-up template, no survey rule)
+NO_INTEREST = datetime.max.replace(tzinfo=UTC)
+
+
 def planning_horizon() -> datetime | None:
     """The oldest visit or discharge time that any module planning from ``encounters_recorded`` can
     still act on (follow-up plans, survey invitations); None: no limit. A bulk path (the visit file
@@ -95,8 +99,8 @@ def planning_horizon() -> datetime | None:
     from caredesk.followups.generate import oldest_plannable
     from caredesk.surveys.distribution import oldest_invitable
 
-    bounds = [oldest_plannable(), oldest_invitable()]
-    return None if any(b is None for b in bounds) else min(b for b in bounds if b is not None)
+    followups, surveys = oldest_plannable(), oldest_invitable()
+    return None if followups is None else min(followups, surveys)
 
 
 def may_matter(visit_at: datetime | None, discharged_at: datetime | None, horizon: datetime | None) -> bool:

@@ -186,7 +186,7 @@ def oldest_invitable(now: datetime | None = None) -> datetime:
     before it is sent (``create_invitations`` skips them). A send time is at most the event time
     plus the rule's offset and two days (the local date, then the send hour); hence this bound.
     (``patients.hooks.planning_horizon``)"""
-    from caredesk.followups.generate import NO_INTEREST
+    from caredesk.patients.hooks import NO_INTEREST
 
     rules = RULES.get()
     spans = [a.rule.offset_days + a.rule.valid_days
