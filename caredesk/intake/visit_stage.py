@@ -433,13 +433,22 @@ def refresh_statistics() -> None:
     """PostgreSQL: fresh planner statistics for the tables an import grows. Autovacuum lags behind a
     bulk load; with the statistics of a far smaller table the planner answers the visit-figure
     recount with a sequential scan of all encounters, once per batch (a batch then costs as much
-    as the archive is large). Called by the import each time the rows it applied have doubled."""
+    as the archive is large). Called by the import each time the rows it applied have doubled.
+    Only the columns the import's own statements select or join on are analysed (and the row
+    counts, which every ANALYZE refreshes): half the time of the whole tables (0.3 against 0.6–0.9 s
+    at a million encounters); autovacuum analyses the rest after the load."""
     if connection.vendor != "postgresql":
         return
     from caredesk.patients.models import Encounter, Patient
 
     with connection.cursor() as cur:
-        cur.execute(f"ANALYZE {Patient._meta.db_table}, {Encounter._meta.db_table}")
+        cur.execute(f"ANALYZE {Patient._meta.db_table} ({', '.join(_PATIENT_KEYS)}), "
+                    f"{Encounter._meta.db_table} ({', '.join(_ENCOUNTER_KEYS)})")
+
+
+# what the staged path's statements look patients and encounters up by (``refresh_statistics``)
+_PATIENT_KEYS = ("id", "id_number_bidx", "mobile_bidx", "outpatient_no", "inpatient_no", "merged_into_id")
+_ENCOUNTER_KEYS = ("id", "patient_id", "source_system", "source_id", "status")
 
 
 def _convert(field_name: str, model: Any) -> Any:

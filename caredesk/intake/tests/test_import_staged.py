@@ -303,6 +303,14 @@ def test_planner_statistics_are_refreshed_each_time_the_applied_rows_double(tmp_
     run = import_visits(write_csv(tmp_path / "v.csv", random_rows(40, 9), "gbk"), batch_size=2, commit_rows=4)
     assert run.imported + run.updated + run.unchanged == 40
     assert len(calls) == 3  # after 8, 16 and 32 rows
+    # only the columns the import looks up by are analysed: every one of them is
+    assert {*visit_stage._KNOWN_FIELDS[:1], "id_number_bidx", "mobile_bidx", "outpatient_no", "inpatient_no",
+            "merged_into_id"} <= set(visit_stage._PATIENT_KEYS)
+    assert {"patient_id", "source_system", "source_id", "status"} <= set(visit_stage._ENCOUNTER_KEYS)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT attname FROM pg_stats WHERE tablename = 'patients_patient'")
+            assert set(visit_stage._PATIENT_KEYS) <= {r[0] for r in cur.fetchall()}
 
 
 @pytest.mark.parametrize("values", [["a", "b"], ["门诊,1", "x'y", "back\\slash", "tab\there", "N\nL"], ["only"]])
