@@ -388,7 +388,7 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
             values = created_values[r.source_id]
             pk, discharged_at = created_ids[r.source_id], values["discharged_at"]
             if values["status"] == Encounter.Status.DISCHARGED:
-                if hooks.may_matter(None, discharged_at, horizon):
+                if hooks.discharge_may_matter(discharged_at, horizon):
                     discharged_ids.append(pk)
                 if values["outcome"] == Encounter.Outcome.DIED and discharged_at:
                     died.append((p.pk, discharged_at))
@@ -407,7 +407,7 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
         after = updated.get(r.source_id)
         statuses.append("updated" if after is not None or changed else "unchanged")
         if after is not None and existing[r.source_id][1] != Encounter.Status.DISCHARGED and after[1] == Encounter.Status.DISCHARGED:
-            if hooks.may_matter(None, after[3], horizon):
+            if hooks.discharge_may_matter(after[3], horizon):
                 discharged_ids.append(after[0])
             if after[2] == Encounter.Outcome.DIED and after[3]:
                 died.append((p.pk, after[3]))

@@ -110,6 +110,11 @@ def may_matter(visit_at: datetime | None, discharged_at: datetime | None, horizo
     return (visit_at is not None and visit_at >= horizon) or (discharged_at is not None and discharged_at >= horizon)
 
 
+def discharge_may_matter(discharged_at: datetime | None, horizon: datetime | None) -> bool:
+    """A discharge may still be planned from: for a discharge, only its own time counts."""
+    return may_matter(None, discharged_at, horizon)
+
+
 def patients_deceased(patients: list[Patient]) -> None:
     for patient in patients:
         patient_deceased(patient)
