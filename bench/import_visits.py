@@ -97,6 +97,23 @@ def child_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+def server_cpu() -> float | None:
+    """CPU seconds of this connection's PostgreSQL backend so far, when the server runs on this
+    machine (read from /proc); None elsewhere or on SQLite."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        (pid,) = cur.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def baseline_sqlite(path: Path) -> float:
     with tempfile.TemporaryDirectory() as d:
         con = sqlite3.connect(Path(d) / "b.db")
@@ -165,19 +182,22 @@ def run_import(path: Path, vendor: str, method: str, rerun: bool, batch_size: in
     time_hooks()
     rows = sum(1 for _ in path.open("rb")) - 1
     load0 = os.getloadavg()[0]
+    server0 = server_cpu()
     t, cpu = time.perf_counter(), time.process_time()
     run = import_visits(path, source_system="HIS", method=method, batch_size=batch_size, commit_rows=commit_rows,
                         defer_indexes=defer_indexes)
     elapsed = time.perf_counter() - t
     cpu = time.process_time() - cpu
     load1 = os.getloadavg()[0]
+    server1 = server_cpu()
+    server = f" server_backend: cpu={server1 - server0:.1f}s" if server0 is not None and server1 is not None else ""
     base = baseline_postgres(path) if connection.vendor == "postgresql" else baseline_sqlite(path)
     limit = LIMITS.get(connection.vendor, 180.0)
     print(f"[{vendor}/{method}] rows={rows} imported={run.imported} updated={run.updated} unchanged={run.unchanged} "
           f"rejected={run.rejected} wall={elapsed:.1f}s cpu={cpu:.1f}s (this process; the database server's CPU is not counted) "
           f"rows/s wall={rows / elapsed:,.0f} rows/s cpu={rows / cpu:,.0f} peak_rss={peak_rss_mb():.0f}MB "
           f"reader_process: cpu={child_cpu():.1f}s peak_rss={child_rss_mb():.0f}MB "
-          f"load_avg={load0:.1f}->{load1:.1f}")
+          f"load_avg={load0:.1f}->{load1:.1f}{server}")
     print(f"[{vendor}/{method}] hooks: wall={HOOK_TIME['wall']:.1f}s ({HOOK_TIME['wall'] / elapsed:.0%}) "
           f"cpu={HOOK_TIME['cpu']:.1f}s ({HOOK_TIME['cpu'] / cpu:.0%})")
     print(f"[{vendor}/{method}] limit {limit:.0f}s: ratio wall={elapsed / limit:.2f} cpu={cpu / limit:.2f}; "
