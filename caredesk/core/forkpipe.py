@@ -128,3 +128,76 @@ def _child(produce: Callable[[], Iterable[Any]], receiver: Any, sender: Any, chu
             close()
         outbox.close()
         sender.close()
+
+
+class Worker:
+    """A forked child that takes messages from this process, in order, while this process goes on:
+    the other direction of ``iterate_in_child``. ``send`` never waits for the child's work (a thread
+    in the child empties the pipe into a queue as messages arrive); ``finish`` tells the child that
+    no more will come, waits for it to work through the rest, and returns what ``consume`` returned
+    (or raises what it raised). ``consume`` gets an iterator over the messages and runs in the child
+    (see ``available``)."""
+
+    def __init__(self, consume: Callable[[Iterable[Any]], Any], *, name: str = "caredesk-worker") -> None:
+        ctx = multiprocessing.get_context("fork")
+        inbox, self._sender = ctx.Pipe(duplex=False)
+        self._results, reply = ctx.Pipe(duplex=False)
+        self._child = ctx.Process(target=_worker, args=(consume, inbox, self._sender, self._results, reply), name=name,
+                                  daemon=True)
+        self._child.start()
+        inbox.close()
+        reply.close()
+
+    def send(self, message: Any) -> None:
+        self._sender.send(("message", message))
+
+    def finish(self) -> Any:
+        try:
+            self._sender.send(("done", None))
+            self._sender.close()
+            try:
+                kind, payload = self._results.recv()
+            except EOFError:
+                raise RuntimeError(f"the worker process ended without finishing (exit code {self._child.exitcode})") from None
+        finally:
+            self._results.close()
+            self._child.join(timeout=10)
+            if self._child.is_alive():
+                self._child.terminate()
+                self._child.join()
+        if kind == "error":
+            raise payload
+        return payload
+
+
+def _worker(consume: Callable[[Iterable[Any]], Any], inbox: Any, sender: Any, results: Any, reply: Any) -> None:
+    sender.close()  # the parent's ends
+    results.close()
+    messages: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+
+    def drain() -> None:
+        while True:
+            try:
+                kind, payload = inbox.recv()
+            except (EOFError, OSError):  # the parent went away without finishing
+                messages.put(("done", None))
+                return
+            messages.put((kind, payload))
+            if kind == "done":
+                return
+
+    threading.Thread(target=drain, name="caredesk-worker-inbox", daemon=True).start()
+
+    def received() -> Iterable[Any]:
+        while (item := messages.get())[0] != "done":
+            yield item[1]
+
+    try:
+        reply.send(("result", consume(received())))
+    except BaseException as exc:
+        try:
+            reply.send(("error", exc))
+        except Exception:  # not picklable: send its text
+            reply.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        reply.close()

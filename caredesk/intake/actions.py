@@ -44,6 +44,9 @@ SQLITE_IMPORT_CACHE_KIB = 131072
 # copied the same hot index pages into the database file again and synced it. 1,000,000 rows took
 # 191.6 s instead of 204.0 s with 65,536 pages (≤ 256 MB of WAL until the next commit after it).
 SQLITE_IMPORT_CHECKPOINT_PAGES = 65536
+# With the file read in a child process, on PostgreSQL: follow-up and survey planning too, in a
+# second child with its own connection, a committed transaction at a time (``hooks.PlanningProcess``).
+PLAN_IN_CHILD = True
 STATUSES = ("created", "updated", "unchanged")
 
 
@@ -176,7 +179,10 @@ def import_visits(
     items: Generator[VisitRow | RejectedRow, None, None] = vf.rows
     if parallel is None:
         parallel = path.stat().st_size >= PARALLEL_MIN_BYTES
+    planning = None
     if parallel and forkpipe.available():
+        if applier is None and _planning_in_child():
+            planning = _start_planning()
         items = forkpipe.iterate_in_child(functools.partial(
             _read_and_prepare, path, source_system, mapping.columns if mapping else None, applier is None))
     try:
@@ -206,11 +212,15 @@ def import_visits(
                     else:
                         flush()
                         done = True
+                if planning is not None:  # committed: the child may plan it now
+                    planning.committed()
     except Exception as exc:
         log.exception("import run %s failed", run.pk)
         writer.close()
         return _finish(run, acting_user, error=_("导入中断：%(err)s") % {"err": type(exc).__name__})
     finally:
+        if planning is not None:
+            _finish_planning(planning, run.pk)
         if run.deferred_indexes is not None:
             with _bulk_session():  # SQLite sorts the new indexes within its page cache: the larger one
                 _restore_indexes(run)
@@ -235,6 +245,27 @@ def _with_run_start(apply: VisitApplier, source_system: str) -> VisitApplier:
     last = Patient.objects.order_by("-id").values_list("id", flat=True).first() or 0
     before = Encounter.objects.filter(source_system=source_system).exists()
     return functools.partial(apply_visit_rows_staged, run=RunState(created_after=last, encounters_before=before))
+
+
+def _planning_in_child() -> bool:
+    from caredesk.patients.hooks import PlanningProcess
+
+    return PLAN_IN_CHILD and PlanningProcess.possible()
+
+
+def _start_planning() -> Any:
+    from caredesk.patients.hooks import PlanningProcess
+
+    return PlanningProcess()
+
+
+def _finish_planning(planning: Any, run_id: int) -> None:
+    try:
+        planned = planning.finish()
+    except Exception:  # the sweeps plan what was missed; the rows themselves are in
+        log.exception("import run %s: planning in the child process failed", run_id)
+    else:
+        log.info("import run %s: %s encounters planned by the planning process", run_id, planned)
 
 
 def _first_load(path: Path) -> bool:

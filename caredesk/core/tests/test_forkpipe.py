@@ -92,3 +92,42 @@ def test_the_child_works_ahead_of_a_slow_consumer() -> None:
         time.sleep(0.02)
     assert produced.value >= 60  # without the outbox: ~20 (the chunk read, and one blocked on the pipe)
     assert sum(1 for _ in items) == 99
+
+
+def _slow_sum(messages: Iterator[list[int]]) -> tuple[int, list[int], list[float]]:
+    import time
+
+    seen, started = [], []
+    for m in messages:
+        started.append(time.monotonic())
+        time.sleep(0.05)  # slower than the sender
+        seen.append(m[0])
+    return os.getpid(), seen, started
+
+
+def test_a_worker_takes_messages_in_order_without_holding_up_the_sender() -> None:
+    import time
+
+    worker = forkpipe.Worker(_slow_sum)
+    for i in range(20):
+        worker.send([i] * 30000)  # ~150 KB each: more than a pipe holds
+    all_sent = time.monotonic()
+    pid, seen, started = worker.finish()
+    assert pid != os.getpid()
+    assert seen == list(range(20))
+    # every message was sent before the child began its fourth (the clock is the machine's)
+    assert all_sent < started[3]
+
+
+def _fails(messages: Iterator[int]) -> None:
+    for m in messages:
+        if m == 2:
+            raise ValueError("bad message 2")
+
+
+def test_an_error_in_a_worker_is_raised_by_finish() -> None:
+    worker = forkpipe.Worker(_fails)
+    for i in range(4):
+        worker.send(i)
+    with pytest.raises(ValueError, match="bad message 2"):
+        worker.finish()
