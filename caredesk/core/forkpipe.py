@@ -147,13 +147,25 @@ class Worker:
         self._child.start()
         inbox.close()
         reply.close()
+        self._ended = False  # the child stopped taking messages
 
     def send(self, message: Any) -> None:
-        self._sender.send(("message", message))
+        """Queue a message for the child; dropped once the child has ended (``consume`` raised: its
+        error comes with ``finish``)."""
+        if self._ended:
+            return
+        try:
+            self._sender.send(("message", message))
+        except (BrokenPipeError, ConnectionResetError):
+            self._ended = True
 
     def finish(self) -> Any:
         try:
-            self._sender.send(("done", None))
+            if not self._ended:
+                try:
+                    self._sender.send(("done", None))
+                except (BrokenPipeError, ConnectionResetError):
+                    self._ended = True
             self._sender.close()
             try:
                 kind, payload = self._results.recv()

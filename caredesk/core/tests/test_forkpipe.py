@@ -131,3 +131,18 @@ def test_an_error_in_a_worker_is_raised_by_finish() -> None:
         worker.send(i)
     with pytest.raises(ValueError, match="bad message 2"):
         worker.finish()
+
+
+def test_messages_sent_after_a_worker_failed_are_dropped_not_raised() -> None:
+    import time
+
+    worker = forkpipe.Worker(_fails)
+    worker.send(2)
+    deadline = time.monotonic() + 10
+    while worker._child.is_alive() and time.monotonic() < deadline:  # it raised and ended
+        time.sleep(0.01)
+    assert not worker._child.is_alive()
+    for i in range(3):
+        worker.send(i)  # the pipe has no reader any more: no BrokenPipeError for the sender
+    with pytest.raises(ValueError, match="bad message 2"):
+        worker.finish()

@@ -85,3 +85,31 @@ def test_planning_in_a_child_process_ends_as_planning_in_the_import(tmp_path: Pa
     assert len(plans) == 29 and tasks  # every patient but the one who died
     assert "病人1" not in {name for _c, name, _d in plans}
     assert not FollowupTask.objects.filter(patient__name="病人1", status__in=["open", "assigned"]).exists()
+
+
+def test_a_planning_child_that_fails_leaves_the_rows_in_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("planning in a child process runs on PostgreSQL only (SQLite has a single writer)")
+    if not forkpipe.available():
+        pytest.skip("this process cannot fork a child here")
+    from caredesk.followups.models import FollowupPlan
+    from caredesk.patients import hooks
+    from caredesk.patients.models import Encounter
+
+    def broken(messages: Any) -> int:
+        for _message in messages:
+            raise RuntimeError("planning broke")
+        return 0
+
+    monkeypatch.setattr(hooks, "_plan_in_child", broken)
+    monkeypatch.setattr(actions, "PLAN_IN_CHILD", True)
+    wipe()
+    path = write_csv(tmp_path / "visits.csv", rows(), "gbk")
+    with caplog.at_level("ERROR", logger="caredesk.intake.actions"):
+        run = import_visits(path, batch_size=4, commit_rows=8, parallel=True)
+    assert not run.error and run.imported == 31 and run.status == "done"
+    assert Encounter.objects.count() == 31
+    assert not FollowupPlan.objects.exists()  # left to the daily sweeps
+    assert "planning in the child process failed" in caplog.text
+    assert getattr(hooks._local, "planning", None) is None  # the thread plans inline again
