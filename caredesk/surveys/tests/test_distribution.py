@@ -139,7 +139,9 @@ def test_a_cancelled_visit_drops_its_pending_invitation(org: Any, outpatient_rul
 def test_the_command_plans_missing_invitations_and_sends_them(org: Any, questionnaire: Any, capsys: Any) -> None:
     from caredesk.surveys.models import SurveyRule
 
-    enc = visit(make_patient(), at=recent(1))  # no rule yet: nothing planned
+    # two days ago: the send day (the next day) is over whatever the hour now (a send day of today would
+    # send only after SURVEY_SEND_HOUR, and this test runs at any hour)
+    enc = visit(make_patient(), at=recent(2))  # no rule yet: nothing planned
     assert not Invitation.objects.exists()
     SurveyRule.objects.create(name="门诊次日", trigger="outpatient_visit", offset_days=1, questionnaire=questionnaire)
     day = timezone.localtime(enc.visit_at).date() + timedelta(days=1)
