@@ -59,12 +59,16 @@ def wipe() -> None:
     Patient.objects.all().delete()
 
 
-def test_planning_in_a_child_process_ends_as_planning_in_the_import(tmp_path: Path, settings: Any,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def needs_a_planning_child() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("planning in a child process runs on PostgreSQL only (SQLite has a single writer)")
     if not forkpipe.available():
         pytest.skip("this process cannot fork a child here")
+
+
+def test_planning_in_a_child_process_ends_as_planning_in_the_import(tmp_path: Path, settings: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    needs_a_planning_child()
     from caredesk.followups.models import FollowupTask
 
     settings.FOLLOWUP_BACKFILL_DAYS = None
@@ -89,10 +93,7 @@ def test_planning_in_a_child_process_ends_as_planning_in_the_import(tmp_path: Pa
 
 def test_a_planning_child_that_fails_leaves_the_rows_in_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                    caplog: pytest.LogCaptureFixture) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("planning in a child process runs on PostgreSQL only (SQLite has a single writer)")
-    if not forkpipe.available():
-        pytest.skip("this process cannot fork a child here")
+    needs_a_planning_child()
     from caredesk.followups.models import FollowupPlan
     from caredesk.patients import hooks
     from caredesk.patients.models import Encounter
