@@ -139,15 +139,17 @@ def _plan(registered: list[Encounter], discharged: list[Encounter]) -> None:
         create_invitations(discharged, SurveyRule.Trigger.DISCHARGE)
 
 
-def _planning_query(encounters: QuerySet[Encounter]) -> QuerySet[Encounter]:
+def _planning_encounters() -> QuerySet[Encounter]:
     """Encounters with their patients, as much as planning reads (the follow-up centre and the survey
     invitations): the rest of the patient, its identity fields above all, is neither read nor
     decrypted. A test checks that planning reads nothing else (it would cost a query per row)."""
     from caredesk.followups.generate import PLANNING_FIELDS, PLANNING_PATIENT_FIELDS
     from caredesk.surveys.distribution import ELIGIBILITY_FIELDS, INVITATION_FIELDS
 
+    from .models import Encounter as EncounterModel
+
     patient_fields = dict.fromkeys([*PLANNING_PATIENT_FIELDS, *(f for f in ELIGIBILITY_FIELDS if f != "id")])
-    return encounters.select_related("patient").only(
+    return EncounterModel.objects.select_related("patient").only(
         *dict.fromkeys([*PLANNING_FIELDS, *INVITATION_FIELDS]), *(f"patient__{f}" for f in patient_fields))
 
 
@@ -188,18 +190,21 @@ class DeferredPlanning:
     def due(self) -> bool:
         return len(self) >= self.max_size or (self.since is not None and time.monotonic() - self.since >= self.max_age)
 
+    def take(self) -> tuple[list[int], list[int]]:
+        """The ids noted so far (registered, discharged), and a fresh start."""
+        registered, discharged = list(self.registered), list(self.discharged)
+        self.registered, self.discharged, self.since = {}, {}, None
+        return registered, discharged
+
     def flush(self) -> int:
         """Plan everything noted so far; returns how many encounters were planned. A failure is
         logged and left to the sweeps (the feed itself is never blocked by planning)."""
-        from .models import Encounter as EncounterModel
-
-        registered, discharged = list(self.registered), list(self.discharged)
-        self.registered, self.discharged, self.since = {}, {}, None
+        registered, discharged = self.take()
         if not registered and not discharged:
             return 0
         try:
             with transaction.atomic():
-                rows = _planning_query(EncounterModel.objects.all()).in_bulk(set(registered) | set(discharged))
+                rows = _planning_encounters().in_bulk(set(registered) | set(discharged))
                 _plan([rows[pk] for pk in registered if pk in rows], [rows[pk] for pk in discharged if pk in rows])
         except Exception as exc:  # the next sweep plans these encounters
             log.error("deferred planning failed for %d encounters error=%s", len(registered) + len(discharged),
@@ -264,8 +269,7 @@ class PlanningProcess:
         return connection.vendor == "postgresql" and not connection.in_atomic_block and forkpipe.available()
 
     def committed(self) -> None:
-        registered, discharged = list(self.notes.registered), list(self.notes.discharged)
-        self.notes.registered, self.notes.discharged, self.notes.since = {}, {}, None
+        registered, discharged = self.notes.take()
         if registered or discharged:
             self.worker.send((registered, discharged))
 
