@@ -142,7 +142,7 @@ def _make_rows(bounds: tuple[int, int]) -> list[tuple]:  # type: ignore[type-arg
     from caredesk.accounts.demo import SURNAMES
     from caredesk.core import pii
     from caredesk.patients.demo import GIVEN_CHARS, MOBILE_PREFIXES, REGIONS, _id_number
-    from caredesk.patients.models import name_to_pinyin
+    from caredesk.patients.pinyin import name_to_pinyin
 
     global _ADDRESSES
     if not _ADDRESSES:

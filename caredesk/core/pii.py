@@ -92,10 +92,15 @@ def normalise(kind: str, value: str) -> str:
 
 def blind_index(kind: str, value: str) -> str:
     """Deterministic keyed hash for exact lookup; empty for an empty value."""
-    value = normalise(kind, value)
+    return blind_index_of_normalised(kind, normalise(kind, value))
+
+
+def blind_index_of_normalised(kind: str, value: str, master_b64: str | None = None) -> str:
+    """``blind_index`` of a value that is already ``normalise(kind, …)``'s result (bulk paths normalise
+    each value once); ``master_b64``: the key setting when the caller has read it already."""
     if not value:
         return ""
-    mac = _index_hmac(settings.FIELD_ENCRYPTION_KEY).copy()
+    mac = _index_hmac(master_b64 or settings.FIELD_ENCRYPTION_KEY).copy()
     mac.update(f"{kind}:{value}".encode())
     return mac.hexdigest()
 

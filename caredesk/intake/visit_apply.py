@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import Coalesce, Upper
@@ -26,6 +27,8 @@ from django.utils import timezone
 
 from caredesk.accounts.models import Department, Doctor
 from caredesk.core import pii
+from caredesk.patients.pinyin import name_to_pinyin
+from caredesk.patients.validators import id_number_facts
 
 from .visit_file import VisitRow
 
@@ -105,10 +108,6 @@ class _Directory:
 def _id_facts(id_number: str) -> tuple[Any, str] | None:
     """(birth date, sex) from a resident ID number, as ``patients.actions._incoming`` derives them
     (``None`` when the archive's validator rejects the number); cached: a patient's rows repeat it."""
-    from django.core.exceptions import ValidationError
-
-    from caredesk.patients.validators import id_number_facts
-
     try:
         return id_number_facts(id_number)
     except ValidationError:
@@ -126,7 +125,7 @@ def _incoming_values(r: VisitRow) -> dict[str, Any]:
             values[name] = value
     if r.birth_date:
         values["birth_date"] = r.birth_date
-    id_number = pii.normalise("id_number", r.id_number)  # the rule of patients.actions._incoming
+    id_number = pii.normalise("id_number", r.id_number) if r.id_number else ""  # the rule of patients.actions._incoming
     if id_number:
         values["id_number"] = id_number
     if r.mobile.strip():
@@ -141,14 +140,10 @@ def _incoming_values(r: VisitRow) -> dict[str, Any]:
     return values
 
 
-def _bidx(kind: str, value: str) -> str:
-    """``pii.blind_index``, cached: a patient's rows repeat the same identity number and mobile."""
-    return _cached_bidx(settings.FIELD_ENCRYPTION_KEY, kind, value)
-
-
-@lru_cache(maxsize=131072)
-def _cached_bidx(key_setting: str, kind: str, value: str) -> str:  # the key is part of the cache key
-    return pii.blind_index(kind, value)
+def _bidx(kind: str, value: str, master_b64: str | None = None) -> str:
+    """``pii.blind_index`` of a value ``_incoming_values`` normalised. Not cached: a file's rows of
+    one patient lie far apart (at a million rows a cache of 100,000 values hit 6 % of them)."""
+    return pii.blind_index_of_normalised(kind, value, master_b64)
 
 
 def match_keys(values: dict[str, Any], id_number_bidx: str, mobile_bidx: str) -> list[tuple[str, str]]:
@@ -168,8 +163,10 @@ def match_keys(values: dict[str, Any], id_number_bidx: str, mobile_bidx: str) ->
 
 
 def row_keys(values: dict[str, Any]) -> list[tuple[str, str]]:
-    """``match_keys`` with the blind indexes computed (cached) here."""
-    return match_keys(values, _bidx("id_number", values.get("id_number") or ""), _bidx("phone", values.get("mobile") or ""))
+    """``match_keys`` with the blind indexes computed here (the values normalised again: a stored
+    patient's may come from elsewhere)."""
+    return match_keys(values, pii.blind_index("id_number", values.get("id_number") or ""),
+                      pii.blind_index("phone", values.get("mobile") or ""))
 
 
 @dataclass(slots=True)
@@ -193,12 +190,10 @@ class Prepared:
 
 
 def prepare(r: VisitRow) -> Prepared:
-    from caredesk.patients.models import name_to_pinyin
-
     values = _incoming_values(r)
-    return Prepared(values=values, id_number_bidx=_bidx("id_number", values.get("id_number", "")),
-                    mobile_bidx=_bidx("phone", values.get("mobile", "")),
-                    pinyin=name_to_pinyin(values.get("name", "")))
+    key = settings.FIELD_ENCRYPTION_KEY  # once: each read goes through the settings proxy
+    return Prepared(values=values, id_number_bidx=_bidx("id_number", values.get("id_number", ""), key),
+                    mobile_bidx=_bidx("phone", values.get("mobile", ""), key), pinyin=name_to_pinyin(values.get("name", "")))
 
 
 def prepared(r: VisitRow) -> Prepared:

@@ -462,7 +462,8 @@ def _update_known(patients: list[_Known], now: Any) -> None:
     their blind indexes, pinyin and last four digits derived as ``refresh_derived_fields`` does."""
     if not patients:
         return
-    from caredesk.patients.models import Patient, name_to_pinyin
+    from caredesk.patients.models import Patient
+    from caredesk.patients.pinyin import name_to_pinyin
 
     groups: dict[tuple[str, ...], list[_Known]] = defaultdict(list)
     for p in patients:

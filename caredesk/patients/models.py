@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection
-from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -20,97 +19,11 @@ from django.utils.translation import gettext_lazy as _
 from caredesk.core import pii
 from caredesk.core.pii import EncryptedTextField
 
+from .pinyin import name_to_pinyin
+
 VIEW_ALL_PERMISSION = "patients.view_all_patients"
 NAME_MAX_LENGTH = 60
 SEARCH_CAP = 2000  # matches kept per search branch (a name search for 王 stops there)
-
-# Surnames whose reading differs from the character's most common reading.
-SURNAME_READINGS: dict[str, str] = {
-    "单": "shan",
-    "曾": "zeng",
-    "解": "xie",
-    "仇": "qiu",
-    "区": "ou",
-    "查": "zha",
-    "朴": "piao",
-    "尉": "yu",
-    "覃": "qin",
-    "乐": "yue",
-    "缪": "miao",
-    "翟": "zhai",
-    "盖": "ge",
-    "员": "yun",
-    "长": "chang",
-    "重": "chong",
-    "召": "shao",
-    "繁": "po",
-    "种": "chong",
-    "秘": "bi",
-    "万": "wan",
-    "沈": "shen",
-    "任": "ren",
-    "华": "hua",
-    "燕": "yan",
-    "葛": "ge",
-    "藏": "zang",
-    "尉迟": "yuchi",
-    "朝": "chao",
-    "宁": "ning",
-    "纪": "ji",
-    "折": "she",
-    "能": "nai",
-    "黑": "he",
-    "都": "du",
-}
-COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "夏侯", "长孙")
-
-
-@lru_cache(maxsize=16384)
-def _char_pinyin(char: str) -> str | None:
-    """pypinyin's reading of one Chinese character on its own (None: not a character it knows)."""
-    from pypinyin import Style, lazy_pinyin
-    from pypinyin.constants import PINYIN_DICT
-
-    if len(char) != 1 or ord(char) not in PINYIN_DICT:
-        return None
-    syllables = lazy_pinyin(char, style=Style.NORMAL, errors="default")
-    return syllables[0] if len(syllables) == 1 else None
-
-
-def _lazy_pinyin(text: str) -> list[str]:
-    """``lazy_pinyin(text, style=NORMAL)``. pypinyin reads a string word by word: a word in its phrase
-    dictionary gets the phrase's readings, every other character its own reading. So when no part
-    of ``text`` is in that dictionary and every character is one it knows, the result is each
-    character's own reading, taken from a cache: about 5 µs instead of 28 µs for a given name, which
-    bulk imports of new names pay for each name (a test compares both on many names)."""
-    from pypinyin import Style, lazy_pinyin
-    from pypinyin.constants import PHRASES_DICT
-
-    syllables = [_char_pinyin(c) for c in text]
-    n = len(text)
-    if None in syllables or any(text[i:j] in PHRASES_DICT for i in range(n - 1) for j in range(i + 2, n + 1)):
-        return lazy_pinyin(text, style=Style.NORMAL, errors="default")
-    return syllables  # type: ignore[return-value]  # no None: checked above
-
-
-@lru_cache(maxsize=65536)
-def name_to_pinyin(name: str) -> tuple[str, str]:
-    """(full pinyin, initials), lower case without spaces; surnames use their surname reading.
-    Cached: names repeat a lot in bulk imports."""
-    name = re.sub(r"\s+", "", name or "")
-    if not name:
-        return "", ""
-    syllables: list[str] = []
-    rest = name
-    surname = next((s for s in COMPOUND_SURNAMES if name.startswith(s)), name[0])
-    if surname in SURNAME_READINGS:
-        syllables.append(SURNAME_READINGS[surname])
-        rest = name[len(surname) :]
-    syllables += _lazy_pinyin(rest)
-    parts = [re.sub(r"[^a-z0-9]", "", s.lower()) for s in syllables]
-    parts = [p for p in parts if p]
-    return "".join(parts), "".join(p[0] for p in parts)
-
 
 class Tag(models.Model):
     name = models.CharField(_("名称"), max_length=40, unique=True)

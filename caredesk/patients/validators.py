@@ -77,6 +77,8 @@ def id_check_char(first17: str) -> str:
 
 
 def _normalise(value: str) -> str:
+    if value.isascii() and value.isalnum():  # the usual case: nothing to remove or fold
+        return value.upper()
     return fold_width(_SPACE.sub("", value or "")).upper()
 
 
@@ -91,7 +93,12 @@ def _birth(value: str) -> date:
 
 def validate_id_number(value: str) -> str:
     """Return the normalised number (upper-case X); raise ValidationError in Chinese otherwise."""
-    value = _normalise(value)
+    return _checked(value)[0]
+
+
+def _checked(value: str) -> tuple[str, date]:
+    """``validate_id_number`` and the birth date it read."""
+    value = _normalise(value or "")
     if not (_ID_18.fullmatch(value) or _ID_15.fullmatch(value)):
         raise ValidationError(_("身份证号应为18位（最后一位可为X）或15位数字。"), code="id_length")
     if value[:2] not in PROVINCE_CODES:
@@ -107,7 +114,7 @@ def validate_id_number(value: str) -> str:
         raise ValidationError(_("身份证号中的出生日期不合理。"), code="id_date")
     if len(value) == 18 and id_check_char(value[:17]) != value[17]:
         raise ValidationError(_("身份证号校验位不正确，请核对。"), code="id_check")
-    return value
+    return value, born
 
 
 def id_number_birth_date(value: str) -> date:
@@ -120,8 +127,8 @@ def id_number_sex(value: str) -> str:
 
 def id_number_facts(value: str) -> tuple[date, str]:
     """(birth date, sex) of a valid number, checked once (ValidationError otherwise)."""
-    value = validate_id_number(value)
-    return _birth(value), _sex(value)
+    value, born = _checked(value)
+    return born, _sex(value)
 
 
 def _sex(value: str) -> str:

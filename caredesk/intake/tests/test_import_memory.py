@@ -74,7 +74,7 @@ def test_seen_keys_live_on_disk_and_within_one_call() -> None:
 
 def test_the_caches_the_import_fills_are_bounded() -> None:
     from caredesk.intake.visit_apply import _id_facts
-    from caredesk.patients.models import name_to_pinyin
+    from caredesk.patients.pinyin import name_to_pinyin
 
     for cached in (_id_facts, name_to_pinyin):
         maxsize = cached.cache_info().maxsize

@@ -222,7 +222,7 @@ def test_deceased_at_in_patient_data_marks_the_patient():
     ],
 )
 def test_pinyin_uses_surname_readings(name, pinyin, initials):
-    from caredesk.patients.models import name_to_pinyin
+    from caredesk.patients.pinyin import name_to_pinyin
 
     assert name_to_pinyin(name) == (pinyin, initials)
 
