@@ -44,6 +44,15 @@ SQLITE_IMPORT_CACHE_KIB = 131072
 # copied the same hot index pages into the database file again and synced it. 1,000,000 rows took
 # 191.6 s instead of 204.0 s with 65,536 pages (≤ 256 MB of WAL until the next commit after it).
 SQLITE_IMPORT_CHECKPOINT_PAGES = 65536
+# PostgreSQL planner settings for the importing connection (restored after). Each batch looks its
+# patients up with one ``= ANY(…)`` array of a few thousand keys per column. With the stock random
+# page cost (4, a disk's) the planner priced those probes above a scan of the whole table while the
+# archive was still small, and chose parallel sequential scans that grew with every batch: 30–90 ms
+# instead of 7–15 ms per look-up (a sixth of the import's time at 300,000 rows, docs/benchmarks.md).
+# The pages an import reads are the ones it just wrote, in memory, where a random read costs about
+# what a sequential one does (1.1 is the usual value for SSDs). No parallel workers either: the
+# import's reader and planning processes already keep both cores busy.
+POSTGRES_IMPORT_SETTINGS = {"random_page_cost": "1.1", "max_parallel_workers_per_gather": "0"}
 # With the file read in a child process, on PostgreSQL: follow-up and survey planning too, in a
 # second child with its own connection, a committed transaction at a time (``hooks.PlanningProcess``).
 PLAN_IN_CHILD = True
@@ -321,8 +330,12 @@ def _read_and_prepare(path: Path, source_system: str, columns: dict[str, str] | 
 
 @contextmanager
 def _bulk_session() -> Iterator[None]:
-    """On SQLite, a larger page cache and fewer WAL checkpoints for this connection while the import
-    runs (both restored after)."""
+    """Connection settings for the import while it runs, restored after: on SQLite a larger page
+    cache and fewer WAL checkpoints, on PostgreSQL the planner settings above."""
+    if connection.vendor == "postgresql":
+        with _postgres_settings(POSTGRES_IMPORT_SETTINGS):
+            yield
+        return
     if connection.vendor != "sqlite":
         yield
         return
@@ -339,6 +352,22 @@ def _bulk_session() -> Iterator[None]:
         with connection.cursor() as cur:
             cur.execute(f"PRAGMA cache_size = {int(before)}")
             cur.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint)}")  # the next commit checkpoints
+
+
+@contextmanager
+def _postgres_settings(settings: dict[str, str]) -> Iterator[None]:
+    names = list(settings)
+    with connection.cursor() as cur:
+        cur.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(names)), names)
+        before = cur.fetchone()
+        cur.execute("SELECT " + ", ".join(["set_config(%s, %s, false)"] * len(names)),
+                    [v for name in names for v in (name, settings[name])])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("SELECT " + ", ".join(["set_config(%s, %s, false)"] * len(names)),
+                        [v for name, value in zip(names, before, strict=True) for v in (name, value)])
 
 
 def _apply_batch(apply: VisitApplier, batch: list[VisitRow], source_system: str, acting_user: Any,

@@ -214,3 +214,23 @@ def test_sqlite_gets_a_larger_cache_and_fewer_checkpoints_only_while_importing(d
     with actions._bulk_session():
         assert pragmas() == (-actions.SQLITE_IMPORT_CACHE_KIB, actions.SQLITE_IMPORT_CHECKPOINT_PAGES)
     assert pragmas() == before
+
+
+@pytest.mark.django_db
+def test_the_import_session_has_its_planner_settings_on_postgresql_and_gives_them_back() -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL planner settings")
+
+    def current() -> dict[str, str]:
+        with connection.cursor() as cur:
+            cur.execute("SELECT current_setting('random_page_cost'), current_setting('max_parallel_workers_per_gather')")
+            return dict(zip(("random_page_cost", "max_parallel_workers_per_gather"), cur.fetchone(), strict=True))
+
+    with connection.cursor() as cur:
+        cur.execute("SET random_page_cost = 3.5")  # whatever the connection had is what comes back
+        cur.execute("SET max_parallel_workers_per_gather = 3")
+    with actions._bulk_session():
+        assert current() == actions.POSTGRES_IMPORT_SETTINGS
+    assert current() == {"random_page_cost": "3.5", "max_parallel_workers_per_gather": "3"}
