@@ -252,13 +252,12 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     changed_known: dict[int, _Known] = {}
     row_patient: list[Any] = []
     row_changed: list[bool] = []
-    for r, prep in zip(rows, preps, strict=True):
-        pvalues, keys = prep.values, prep.keys
+    for r, prep, keys in zip(rows, preps, keys_per_row, strict=True):
+        pvalues = prep.values
         patient = None
-        for kind in ("id", "out", "in", "name_mobile"):
-            hit = next((k for k in keys if k[0] == kind), None)
-            if hit is not None and hit in key_index:
-                patient = survivor(key_index[hit])
+        for key in keys:  # in match order (``match_keys``), at most one of each kind
+            if key in key_index:
+                patient = survivor(key_index[key])
                 break
         changed = False
         if patient is None:
