@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -27,6 +27,9 @@ from caredesk.core.configcache import StampedCache
 
 from .models import OPEN_STATUSES, Channel, FollowupPlan, FollowupTask, PlanStep, PlanTemplate
 from .plans import schedule
+
+if TYPE_CHECKING:
+    from caredesk.patients.hooks import Horizon
 
 log = logging.getLogger("caredesk.followups")
 
@@ -222,19 +225,32 @@ def _oldest_days(templates: list[_Template], earliest: date | None) -> tuple[dic
     if earliest is None:
         return None, None
     oldest = {trigger: earliest - timedelta(days=days) for trigger, days in _longest_plan_days(templates).items()}
-    cutoff = datetime.combine(min(oldest.values()) - timedelta(days=1), time.min, tzinfo=UTC) if oldest else None
+    cutoff = _day_cutoff(min(oldest.values())) if oldest else None
     return oldest, cutoff
 
 
-def oldest_plannable(today: date | None = None) -> datetime | None:
-    """Encounters whose visit and discharge times are all older than this can start no plan:
+def _day_cutoff(day: date) -> datetime:
+    """A time before every moment of the local ``day``: the start, in UTC, of the day before."""
+    return datetime.combine(day - timedelta(days=1), time.min, tzinfo=UTC)
+
+
+def oldest_plannable(today: date | None = None) -> Horizon:
+    """Outpatient visits and discharges older than these bounds can start no plan:
     ``generate_for_encounters`` drops them unread. None: no limit. (``patients.hooks.planning_horizon``)"""
-    from caredesk.patients.hooks import NO_INTEREST
+    from caredesk.patients.hooks import NO_INTEREST, Horizon
 
     templates = load_templates()
     if not templates:
-        return NO_INTEREST
-    return _oldest_days(templates, _earliest_due(today or timezone.localdate()))[1]
+        return Horizon(visit=NO_INTEREST, discharge=NO_INTEREST)
+    oldest, _cutoff = _oldest_days(templates, _earliest_due(today or timezone.localdate()))
+    if oldest is None:
+        return Horizon(visit=None, discharge=None)
+
+    def bound(*triggers: str) -> datetime:
+        days = [oldest[t] for t in triggers if t in oldest]
+        return _day_cutoff(min(days)) if days else NO_INTEREST
+
+    return Horizon(visit=bound(Trigger.ANY_OUTPATIENT, Trigger.FIRST_OUTPATIENT), discharge=bound(Trigger.DISCHARGE))
 
 
 # What planning reads of an encounter and its patient (``encounter_triggers``, ``template_matches``

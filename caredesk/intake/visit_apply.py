@@ -387,7 +387,7 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
 
     # 5. domain hooks, as the actions call them, for the encounters any module can still plan from
     horizon = hooks.planning_horizon()
-    hooks.encounters_recorded([e for e in to_create if hooks.may_matter(e.visit_at, e.discharged_at, horizon)],
+    hooks.encounters_recorded([e for e in to_create if hooks.may_matter(e.kind, e.visit_at, e.discharged_at, horizon)],
                               [e for e in discharged_now if hooks.discharge_may_matter(e.discharged_at, horizon)])
     hooks.patients_deceased(deceased)
     return statuses

@@ -27,8 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -37,6 +36,9 @@ from caredesk.core import pii
 
 from .visit_apply import Prepared, _Directory, prepared
 from .visit_file import VisitRow
+
+if TYPE_CHECKING:
+    from caredesk.patients.hooks import Horizon
 
 STAGE = "caredesk_visit_stage"
 # (column, SQL type on PostgreSQL, SQL type on SQLite)
@@ -182,10 +184,10 @@ class RunState:
     encounters_before: bool = True
     # ``hooks.planning_horizon()`` when the run's first batch asked (the planning configuration
     # read once per run, not per batch; the daily sweeps plan what a change made meanwhile adds)
-    horizon: datetime | None = None
+    horizon: Horizon | None = None
     horizon_known: bool = False
 
-    def planning_horizon(self) -> datetime | None:
+    def planning_horizon(self) -> Horizon | None:
         from caredesk.patients import hooks
 
         if not self.horizon_known:
@@ -391,7 +393,7 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
                     discharged_ids.append(pk)
                 if values["outcome"] == Encounter.Outcome.DIED and discharged_at:
                     died.append((p.pk, discharged_at))
-            if not hooks.may_matter(values["visit_at"], discharged_at, horizon):
+            if not hooks.may_matter(r.kind, values["visit_at"], discharged_at, horizon):
                 continue
             enc = fastsql.new_instance(Encounter, patient_id=p.pk, source_system=source_system, source_id=r.source_id,
                                        created_at=now, updated_at=now,  # as _insert_encounters wrote them

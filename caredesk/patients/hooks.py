@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -90,29 +91,53 @@ def encounters_recorded(registered: list[Encounter], discharged: list[Encounter]
 NO_INTEREST = datetime.max.replace(tzinfo=UTC)
 
 
-def planning_horizon() -> datetime | None:
-    """The oldest visit or discharge time that any module planning from ``encounters_recorded`` can
-    still act on (follow-up plans, survey invitations); None: no limit. A bulk path (the visit file
-    import) leaves out of its calls the encounters that ``may_matter`` says are older, instead of
-    building them only to have every module drop them; both import paths do, so they still call
-    the hooks alike. A module added to ``_plan`` adds its own bound here (or None)."""
+@dataclass(frozen=True)
+class Horizon:
+    """The oldest event times any module can still plan from: ``visit`` bounds an outpatient visit's
+    time, ``discharge`` a discharge's. None: no limit."""
+
+    visit: datetime | None
+    discharge: datetime | None
+
+
+def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
+    return None if a is None or b is None else min(a, b)
+
+
+def planning_horizon() -> Horizon | None:
+    """How old an outpatient visit or a discharge may be for any module planning from
+    ``encounters_recorded`` (follow-up plans, survey invitations) to still act on it; None: no
+    limit. A bulk path (the visit file import) leaves out of its calls the encounters that
+    ``may_matter`` says are older, instead of building them only to have every module drop them;
+    both import paths do, so they still call the hooks alike. Visits and discharges have bounds of
+    their own: a discharge starts plans that run for months, a visit only a call the next days. A
+    module added to ``_plan`` adds its own bounds here (or None)."""
     from caredesk.followups.generate import oldest_plannable
     from caredesk.surveys.distribution import oldest_invitable
 
     followups, surveys = oldest_plannable(), oldest_invitable()
-    return None if followups is None else min(followups, surveys)
+    horizon = Horizon(visit=_earlier(followups.visit, surveys.visit), discharge=_earlier(followups.discharge, surveys.discharge))
+    return None if horizon.visit is None and horizon.discharge is None else horizon
 
 
-def may_matter(visit_at: datetime | None, discharged_at: datetime | None, horizon: datetime | None) -> bool:
-    """An encounter with these times may still be planned from (``planning_horizon``)."""
-    if horizon is None or (visit_at is None and discharged_at is None):
+def may_matter(kind: str, visit_at: datetime | None, discharged_at: datetime | None, horizon: Horizon | None) -> bool:
+    """A new encounter of this kind with these times may still be planned from (``planning_horizon``):
+    a discharge by its discharge time, an outpatient visit by its visit time. A stay that is not
+    discharged plans nothing (follow-ups and invitations start at the discharge)."""
+    if horizon is None:
         return True
-    return (visit_at is not None and visit_at >= horizon) or (discharged_at is not None and discharged_at >= horizon)
+    if discharged_at is not None and discharge_may_matter(discharged_at, horizon):
+        return True
+    if kind == "inpatient":
+        return False
+    return visit_at is None or horizon.visit is None or visit_at >= horizon.visit
 
 
-def discharge_may_matter(discharged_at: datetime | None, horizon: datetime | None) -> bool:
+def discharge_may_matter(discharged_at: datetime | None, horizon: Horizon | None) -> bool:
     """A discharge may still be planned from: for a discharge, only its own time counts."""
-    return may_matter(None, discharged_at, horizon)
+    if horizon is None or horizon.discharge is None or discharged_at is None:
+        return True
+    return discharged_at >= horizon.discharge
 
 
 def patients_deceased(patients: list[Patient]) -> None:

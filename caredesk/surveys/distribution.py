@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -38,6 +38,9 @@ from caredesk.patients.models import Consent, Encounter, Patient
 
 from . import conf, tokens
 from .models import Invitation, OptOut, SurveyRule
+
+if TYPE_CHECKING:
+    from caredesk.patients.hooks import Horizon
 
 log = logging.getLogger("caredesk.surveys")
 
@@ -181,19 +184,21 @@ def _tz() -> ZoneInfo:
     return ZoneInfo(getattr(settings, "WORK_TIMEZONE", settings.TIME_ZONE))
 
 
-def oldest_invitable(now: datetime | None = None) -> datetime:
-    """Visits and discharges older than this can get no invitation: its link would have expired
-    before it is sent (``create_invitations`` skips them). A send time is at most the event time
-    plus the rule's offset and two days (the local date, then the send hour); hence this bound.
+def oldest_invitable(now: datetime | None = None) -> Horizon:
+    """Visits and discharges older than these bounds can get no invitation: its link would have
+    expired before it is sent (``create_invitations`` skips them). A send time is at most the event
+    time plus the rule's offset and two days (the local date, then the send hour); hence the bounds.
     (``patients.hooks.planning_horizon``)"""
-    from caredesk.patients.hooks import NO_INTEREST
+    from caredesk.patients.hooks import NO_INTEREST, Horizon
 
     rules = RULES.get()
-    spans = [a.rule.offset_days + a.rule.valid_days
-             for trigger in (SurveyRule.Trigger.OUTPATIENT_VISIT, SurveyRule.Trigger.DISCHARGE) for a in rules.get(trigger, [])]
-    if not spans:
-        return NO_INTEREST
-    return (now or timezone.now()) - timedelta(days=max(spans) + 2)
+    now = now or timezone.now()
+
+    def bound(trigger: str) -> datetime:
+        spans = [a.rule.offset_days + a.rule.valid_days for a in rules.get(trigger, [])]
+        return now - timedelta(days=max(spans) + 2) if spans else NO_INTEREST
+
+    return Horizon(visit=bound(SurveyRule.Trigger.OUTPATIENT_VISIT), discharge=bound(SurveyRule.Trigger.DISCHARGE))
 
 
 def event_time(encounter: Encounter, trigger: str) -> datetime | None:

@@ -33,8 +33,10 @@ VISITS = [
 
 
 @pytest.fixture
-def hook_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
+def hook_calls(monkeypatch: pytest.MonkeyPatch, settings: Any) -> dict[str, list[int]]:
     from caredesk.patients import hooks
+
+    settings.FOLLOWUP_BACKFILL_DAYS = None  # no planning horizon: every new encounter reaches the hooks, whatever its date
 
     calls: dict[str, list[int]] = {"registered": [], "discharged": [], "deceased": []}
     # the single-event hooks and the batched ones go through this one
@@ -129,8 +131,11 @@ def test_the_import_fast_path_derives_patient_values_as_the_archive_does(fields:
     assert _incoming_values(visit) == _incoming(data)
 
 
-def test_the_batched_hooks_run_once_per_batch_with_every_new_encounter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_batched_hooks_run_once_per_batch_with_every_new_encounter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                       settings: Any) -> None:
     from caredesk.patients import hooks
+
+    settings.FOLLOWUP_BACKFILL_DAYS = None  # no planning horizon: every new encounter reaches the hooks
 
     batches: list[int] = []
     discharged: list[int] = []

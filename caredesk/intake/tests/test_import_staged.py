@@ -406,12 +406,18 @@ def test_the_hooks_get_only_the_encounters_a_module_can_still_plan_from(tmp_path
             row(**{"流水号": "OLDSTAY", "就诊类型(门诊/住院)": "住院", "住院号": "Z1", "门诊号": "M1", "就诊时间": "",
                    "入院时间": "2019-05-02 09:00", "出院时间": "2019-05-09 09:00"}),
             row(**{"流水号": "STAY", "就诊类型(门诊/住院)": "住院", "住院号": "Z2", "门诊号": "M1", "就诊时间": "",
-                   "入院时间": day(6), "出院时间": day(2)})]
+                   "入院时间": day(6), "出院时间": day(2)}),
+            # a visit too old for a call after a visit, though young enough for a discharge's plan
+            row(流水号="SPRING", 门诊号="M1", 就诊时间=day(120)),
+            # an admission plans nothing before its discharge
+            row(**{"流水号": "ADMIT", "就诊类型(门诊/住院)": "住院", "住院号": "Z3", "门诊号": "M1", "就诊时间": "", "入院时间": day(1)}),
+            row(**{"流水号": "LASTYEAR", "就诊类型(门诊/住院)": "住院", "住院号": "Z4", "门诊号": "M1", "就诊时间": "",
+                   "入院时间": day(130), "出院时间": day(120)})]
     run = import_visits(write_csv(tmp_path / "v.csv", rows, "gbk"), method=method)
-    assert (run.imported, run.rejected) == (4, 0)
-    assert Encounter.objects.count() == 4  # every row is written
-    assert [s for batch in hook_calls["registered"] for s, *_rest in batch] == ["NEW", "STAY"]
-    assert [s for batch in hook_calls["discharged"] for s, *_rest in batch] == ["STAY"]
+    assert (run.imported, run.rejected) == (7, 0)
+    assert Encounter.objects.count() == 7  # every row is written
+    assert sorted(s for batch in hook_calls["registered"] for s, *_rest in batch) == ["LASTYEAR", "NEW", "STAY"]
+    assert sorted(s for batch in hook_calls["discharged"] for s, *_rest in batch) == ["LASTYEAR", "STAY"]
 
 
 def test_copy_insert_runs_the_meanwhile_work_once_every_row_is_written_and_has_its_id() -> None:

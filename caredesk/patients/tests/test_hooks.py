@@ -99,10 +99,32 @@ def test_no_plan_or_invitation_comes_from_an_encounter_older_than_the_planning_h
     invited = {by_pk[pk] for pk in Invitation.objects.values_list("encounter_id", flat=True)}
     assert planned and invited  # the test plans something
     horizon = hooks.planning_horizon()
-    assert horizon is not None and horizon == min(oldest_plannable(), oldest_invitable())
-    for bound, got in ((oldest_plannable(), planned), (oldest_invitable(), invited), (horizon, planned | invited)):
-        assert all(hooks.may_matter(e.visit_at, e.discharged_at, bound) for e in got)
-    assert not all(hooks.may_matter(e.visit_at, e.discharged_at, horizon) for e in encounters)  # some are left out
+    followups, surveys = oldest_plannable(), oldest_invitable()
+    assert horizon == hooks.Horizon(visit=min(followups.visit, surveys.visit), discharge=min(followups.discharge, surveys.discharge))
+    for bound, got in ((followups, planned), (surveys, invited), (horizon, planned | invited)):
+        assert all(hooks.may_matter(e.kind, e.visit_at, e.discharged_at, bound) for e in got)
+    # some are left out, and visits sooner than discharges (a discharge plans calls for months)
+    kept = [e for e in encounters if hooks.may_matter(e.kind, e.visit_at, e.discharged_at, horizon)]
+    assert len(kept) < len(encounters)
+    assert any(e.kind == "inpatient" for e in kept) and any(e.kind == "outpatient" for e in kept)
+    oldest_visit = min(e.visit_at for e in kept if e.kind == "outpatient")
+    oldest_discharge = min(e.discharged_at for e in kept if e.kind == "inpatient")
+    assert oldest_discharge < oldest_visit - timedelta(days=60)
+
+
+def test_an_admission_not_yet_discharged_plans_nothing_however_recent() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    horizon = hooks.Horizon(visit=timezone.now() - timedelta(days=30), discharge=timezone.now() - timedelta(days=400))
+    recent, old = timezone.now() - timedelta(days=1), timezone.now() - timedelta(days=100)
+    assert not hooks.may_matter("inpatient", recent, None, horizon)
+    assert hooks.may_matter("inpatient", old, recent, horizon)
+    assert hooks.may_matter("outpatient", recent, None, horizon)
+    assert not hooks.may_matter("outpatient", old, None, horizon)
+    assert hooks.may_matter("outpatient", None, None, horizon)  # an invitation then counts from the record's creation
+    assert hooks.may_matter("inpatient", None, None, None)
 
 
 def test_without_a_backfill_limit_nothing_is_left_out(settings: Any) -> None:
@@ -113,4 +135,4 @@ def test_without_a_backfill_limit_nothing_is_left_out(settings: Any) -> None:
     settings.FOLLOWUP_BACKFILL_DAYS = None
     assert generate._earliest_due(datetime(2026, 1, 1, tzinfo=UTC).date()) is None
     assert hooks.planning_horizon() is None
-    assert hooks.may_matter(datetime(2000, 1, 1, tzinfo=UTC), None, None)
+    assert hooks.may_matter("outpatient", datetime(2000, 1, 1, tzinfo=UTC), None, None)
