@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from django.db import connection, models
@@ -132,12 +133,19 @@ def copy_insert(objs: list[Any], *, meanwhile: Callable[[], None] | None = None)
                     [meta.db_table, pk_column, len(objs)])
         ids = [r[0] for r in cur.fetchall()]
         columns = ", ".join([qn(pk_column), *(qn(str(f.column)) for f, _a, _c, _auto in plan)])
+        names = [attname for _f, attname, _c, _auto in plan]
+        # one call per row, not one per field (one name alone gives the value, not a tuple)
+        values_of = attrgetter(*names) if len(names) > 1 else (lambda obj: (getattr(obj, names[0]),))
+        auto = [field for field, _a, _c, is_auto in plan if is_auto]
+        converts = [(i, convert) for i, (_f, _a, convert, _auto) in enumerate(plan, start=1) if convert is not None]
         with cur.cursor.copy(f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN") as copy:
             for obj, pk in zip(objs, ids, strict=True):
-                row: list[Any] = [pk]
-                for field, attname, convert, auto in plan:
-                    value = _auto_value(obj, field, now) if auto else getattr(obj, attname)
-                    row.append(value if convert is None or value is None else convert(value))
+                for field in auto:
+                    _auto_value(obj, field, now)  # sets the attribute, read below with the others
+                row: list[Any] = [pk, *values_of(obj)]
+                for i, convert in converts:
+                    if row[i] is not None:
+                        row[i] = convert(row[i])
                 copy.write_row(row)
             for obj, pk in zip(objs, ids, strict=True):
                 obj.pk = pk
