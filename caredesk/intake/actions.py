@@ -355,13 +355,13 @@ def _bulk_session() -> Iterator[None]:
 
 
 @contextmanager
-def _postgres_settings(settings: dict[str, str]) -> Iterator[None]:
-    names = list(settings)
+def _postgres_settings(values: dict[str, str]) -> Iterator[None]:
+    names = list(values)
     with connection.cursor() as cur:
         cur.execute("SELECT " + ", ".join(["current_setting(%s)"] * len(names)), names)
         before = cur.fetchone()
         cur.execute("SELECT " + ", ".join(["set_config(%s, %s, false)"] * len(names)),
-                    [v for name in names for v in (name, settings[name])])
+                    [v for name in names for v in (name, values[name])])
     try:
         yield
     finally:

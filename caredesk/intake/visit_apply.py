@@ -140,12 +140,6 @@ def _incoming_values(r: VisitRow) -> dict[str, Any]:
     return values
 
 
-def _bidx(kind: str, value: str, master_b64: str | None = None) -> str:
-    """``pii.blind_index`` of a value ``_incoming_values`` normalised. Not cached: a file's rows of
-    one patient lie far apart (at a million rows a cache of 100,000 values hit 6 % of them)."""
-    return pii.blind_index_of_normalised(kind, value, master_b64)
-
-
 def match_keys(values: dict[str, Any], id_number_bidx: str, mobile_bidx: str) -> list[tuple[str, str]]:
     """The keys incoming patient values can match a patient by, in ``find_patient``'s order: ID
     number (blind index), 门诊号, 住院号, name + mobile (blind index). Shared by the batch and the
@@ -191,9 +185,12 @@ class Prepared:
 
 def prepare(r: VisitRow) -> Prepared:
     values = _incoming_values(r)
+    # the values are normalised already; not cached: a file's rows of one patient lie far apart (at
+    # a million rows a cache of 100,000 blind indexes hit 6 % of them)
     key = settings.FIELD_ENCRYPTION_KEY  # once: each read goes through the settings proxy
-    return Prepared(values=values, id_number_bidx=_bidx("id_number", values.get("id_number", ""), key),
-                    mobile_bidx=_bidx("phone", values.get("mobile", ""), key), pinyin=name_to_pinyin(values.get("name", "")))
+    return Prepared(values=values, id_number_bidx=pii.blind_index_of_normalised("id_number", values.get("id_number", ""), key),
+                    mobile_bidx=pii.blind_index_of_normalised("phone", values.get("mobile", ""), key),
+                    pinyin=name_to_pinyin(values.get("name", "")))
 
 
 def prepared(r: VisitRow) -> Prepared:
