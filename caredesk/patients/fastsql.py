@@ -37,6 +37,31 @@ def _bulk_plan(model: type[models.Model], vendor: str) -> tuple[tuple[Any, ...],
     return plan, per_statement, head, f" RETURNING {pk_column}"
 
 
+@lru_cache(maxsize=32)
+def _row_values(model: type[models.Model], vendor: str) -> Callable[[Any, Any], list[Any]]:
+    """A function giving the values ``_bulk_plan``'s columns take for an object, converted for the
+    database, with ``now`` for its ``auto_now`` fields: the attributes read in one ``attrgetter``
+    call, the converters applied only where a field has one (a getattr and a check per field cost
+    more than the rest of a row's work in the bulk paths)."""
+    plan = _bulk_plan(model, vendor)[0]
+    names = [attname for _f, attname, _c, _auto in plan]
+    # one name alone gives the value, not a tuple
+    read = attrgetter(*names) if len(names) > 1 else (lambda obj: (getattr(obj, names[0]),))
+    auto = [field for field, _a, _c, is_auto in plan if is_auto]
+    converts = [(i, convert) for i, (_f, _a, convert, _auto) in enumerate(plan) if convert is not None]
+
+    def values(obj: Any, now: Any) -> list[Any]:
+        for field in auto:
+            _auto_value(obj, field, now)  # sets the attribute, read below with the others
+        row = list(read(obj))
+        for i, convert in converts:
+            if row[i] is not None:
+                row[i] = convert(row[i])
+        return row
+
+    return values
+
+
 def insert_many(objs: list[Any]) -> None:
     """Insert new rows of one model with multi-row ``INSERT … VALUES (…), (…) RETURNING id`` and set
     each object's pk (rows come back in insert order on SQLite ≥ 3.35 and PostgreSQL, which
@@ -45,6 +70,7 @@ def insert_many(objs: list[Any]) -> None:
     if not objs:
         return
     plan, per_statement, head, tail = _bulk_plan(objs[0].__class__, connection.vendor)
+    values = _row_values(objs[0].__class__, connection.vendor)
     row_sql = "(" + ", ".join(["%s"] * len(plan)) + ")"
     now = timezone.now()
     alias = connection.alias  # once: each access through the proxy looks the connection up again
@@ -53,9 +79,7 @@ def insert_many(objs: list[Any]) -> None:
             chunk = objs[start:start + per_statement]
             params: list[Any] = []
             for obj in chunk:
-                for field, attname, convert, auto in plan:
-                    value = _auto_value(obj, field, now) if auto else getattr(obj, attname)
-                    params.append(value if convert is None or value is None else convert(value))
+                params += values(obj, now)
             cur.execute(head + ", ".join([row_sql] * len(chunk)) + tail, params)
             ids = cur.fetchall()
             if len(ids) != len(chunk):
@@ -133,20 +157,10 @@ def copy_insert(objs: list[Any], *, meanwhile: Callable[[], None] | None = None)
                     [meta.db_table, pk_column, len(objs)])
         ids = [r[0] for r in cur.fetchall()]
         columns = ", ".join([qn(pk_column), *(qn(str(f.column)) for f, _a, _c, _auto in plan)])
-        names = [attname for _f, attname, _c, _auto in plan]
-        # one call per row, not one per field (one name alone gives the value, not a tuple)
-        values_of = attrgetter(*names) if len(names) > 1 else (lambda obj: (getattr(obj, names[0]),))
-        auto = [field for field, _a, _c, is_auto in plan if is_auto]
-        converts = [(i, convert) for i, (_f, _a, convert, _auto) in enumerate(plan, start=1) if convert is not None]
+        values = _row_values(model, connection.vendor)
         with cur.cursor.copy(f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN") as copy:
             for obj, pk in zip(objs, ids, strict=True):
-                for field in auto:
-                    _auto_value(obj, field, now)  # sets the attribute, read below with the others
-                row: list[Any] = [pk, *values_of(obj)]
-                for i, convert in converts:
-                    if row[i] is not None:
-                        row[i] = convert(row[i])
-                copy.write_row(row)
+                copy.write_row([pk, *values(obj, now)])
             for obj, pk in zip(objs, ids, strict=True):
                 obj.pk = pk
                 obj._state.adding = False
