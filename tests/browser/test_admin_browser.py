@@ -24,7 +24,7 @@ def test_admin_creates_a_staff_member_and_sees_it_in_the_audit_trail(live_server
     page.select_option("#id_departments", label="回访组")
     page.fill("#id_password", "short")
     page.click("main button.primary")
-    assert page.locator(".has-error .error").first.is_visible()
+    expect(page.locator(".has-error .error").first).to_be_visible()
     shot(page, "staff-form-error")
     page.fill("#id_password", "a-long-enough-password")
     page.click("main button.primary")
@@ -34,5 +34,6 @@ def test_admin_creates_a_staff_member_and_sees_it_in_the_audit_trail(live_server
     expect(page.locator("#staff-rows tbody tr")).to_have_count(1)
     shot(page, "staff-list")
     page.click("nav.mainnav >> text=审计日志")
-    assert page.locator("td code", has_text="staff.created").count() == 2  # the admin persona, then 张三
+    # a click starts the navigation but does not wait for the new page: the assertion must retry
+    expect(page.locator("td code", has_text="staff.created")).to_have_count(2)  # the admin persona, then 张三
     shot(page, "audit-list")

@@ -3,6 +3,7 @@ of 外科 verifies it (statement, 定性) and proposes a plan, the supervisor re
 complainant's feedback, archives and analyses it."""
 
 import pytest
+from playwright.sync_api import expect
 
 from conftest import PASSWORD
 
@@ -116,7 +117,7 @@ def test_breach_notice_and_settings_pages(live_server, browser, shot, agent, sup
     ctx, page = _session(browser, live_server.url, "lizhuguan")
     assert "已超时" in page.locator("#complaint-results").inner_text()
     page.click("text=我的提醒")
-    assert "超时升级" in page.content()
+    expect(page.locator("body")).to_contain_text("超时升级")
     shot(page, "complaints-notices")
     page.goto(f"{live_server.url}/complaints/settings/")
     assert "5 工作日" in page.content()

@@ -3,6 +3,7 @@ and answer date, look up the status; no console errors under the CSP. Screenshot
 
 import pytest
 from django.core.cache import cache
+from playwright.sync_api import expect
 
 from caredesk.complaints.models import Complaint
 from caredesk.messaging.models import OutboxMessage
@@ -31,7 +32,7 @@ def test_patient_files_a_complaint_and_looks_up_its_status_on_a_phone(live_serve
     page.get_by_label("请描述经过").fill("周六上午在骨科门诊候诊两个多小时，叫号屏不显示，也没有人解释。")
     page.get_by_label("涉及科室（不清楚可不选）").select_option(label="骨科")
     page.click("button[value=send]")
-    assert page.locator("#code-sent").is_visible()
+    expect(page.locator("#code-sent")).to_be_visible()
     assert page.get_by_label("请描述经过").input_value().startswith("周六上午")  # kept
     page.get_by_label("短信验证码").fill(_code())
     shot(page, "h5-complaint-form")

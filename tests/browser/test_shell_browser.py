@@ -1,4 +1,5 @@
 import pytest
+from playwright.sync_api import expect
 
 from conftest import PASSWORD
 
@@ -13,7 +14,7 @@ def test_login_home_in_chinese_then_english(live_server, page, shot, agent):
     page.fill("#id_username", "xiaowang")
     page.fill("#id_password", "wrong-password-1")
     page.click("button[type=submit]")
-    assert "用户名或密码不正确" in page.content()
+    expect(page.locator("body")).to_contain_text("用户名或密码不正确")
     page.fill("#id_username", "xiaowang")
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
@@ -41,6 +42,6 @@ def test_home_on_a_phone_has_a_menu_button(live_server, browser, shot, agent):
     nav = page.locator("#mainnav")
     assert not nav.is_visible()
     page.click("button.nav-toggle")
-    assert nav.is_visible()
+    expect(nav).to_be_visible()
     shot(page, "home-phone")
     context.close()
