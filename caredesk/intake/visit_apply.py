@@ -22,11 +22,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Count, Max, Min, Q
-from django.db.models.functions import Coalesce, Upper
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from caredesk.accounts.models import Department, Doctor
 from caredesk.core import pii
+from caredesk.patients.directory import Directory
 from caredesk.patients.pinyin import name_to_pinyin
 from caredesk.patients.validators import id_number_facts
 
@@ -65,43 +65,6 @@ def _update_rows(model: Any, objs: list[Any], field_names: list[str]) -> None:
         params.append(row)
     with connection.cursor() as cur:
         cur.executemany(sql, params)
-
-
-class _Directory:
-    """Departments (by code, case-insensitive, then name) and doctors (by staff no, then a unique
-    name) for one batch, as ``record_encounter`` resolves them one by one."""
-
-    def __init__(self, dept_texts: set[str], doctor_texts: set[str]) -> None:
-        self.by_code: dict[str, Department] = {}
-        self.by_name: dict[str, Department] = {}
-        if dept_texts:
-            uppers = {t.upper() for t in dept_texts}
-            for d in (Department.objects.annotate(ucode=Upper("code")).filter(Q(ucode__in=uppers) | Q(name__in=dept_texts))
-                      .order_by("id")):
-                self.by_code.setdefault(d.code.upper(), d)
-                self.by_name.setdefault(d.name, d)
-        self.by_staff_no: dict[str, Doctor] = {}
-        self.by_doctor_name: dict[str, list[Doctor]] = {}
-        if doctor_texts:
-            for doc in Doctor.objects.filter(Q(staff_no__in=doctor_texts) | Q(name__in=doctor_texts)).select_related("department"):
-                if doc.staff_no in doctor_texts:
-                    self.by_staff_no[doc.staff_no] = doc
-                self.by_doctor_name.setdefault(doc.name, []).append(doc)
-
-    def department(self, text: str) -> Department | None:
-        return self.by_code.get(text.upper()) or self.by_name.get(text) if text else None
-
-    def doctor(self, text: str, department: Department | None) -> Doctor | None:
-        if not text:
-            return None
-        if text in self.by_staff_no:
-            return self.by_staff_no[text]
-        named = self.by_doctor_name.get(text, [])
-        if department is not None:
-            same = [d for d in named if d.department_id == department.pk]
-            if same:
-                return same[0]
-        return named[0] if len(named) == 1 else None
 
 
 @lru_cache(maxsize=65536)
@@ -280,7 +243,7 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
     # 3. encounters, keyed by (source_system, source_id)
     existing = {e.source_id: e for e in Encounter.objects.filter(source_system=source_system,
                                                                    source_id__in=[r.source_id for r in rows])}
-    directory = _Directory({r.department for r in rows if r.department}, {r.doctor for r in rows if r.doctor})
+    directory = Directory()  # the departments and doctors of this batch's rows, one snapshot
     to_create: list[Any] = []
     to_update: dict[int, Any] = {}
     discharged_now: list[Any] = []

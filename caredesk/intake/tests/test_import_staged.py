@@ -223,8 +223,27 @@ def test_the_staged_path_runs_a_fixed_number_of_queries_per_batch(tmp_path: Path
         import_visits(write_csv(tmp_path / "big.csv", random_rows(300, 4), "gbk"), batch_size=5000)
     # the run: page cache and checkpoint interval set and restored, commit group, deferred indexes,
     # last patient id, encounters of the source system; visit figures: a recount and an increment;
-    # the planning horizon, once per run (the planning configuration loaded into a cold cache: 9)
-    assert len(small.captured_queries) <= 43
+    # the planning horizon, once per run (the planning configuration loaded into a cold cache: 9);
+    # the departments and doctors, one snapshot per run
+    assert len(small.captured_queries) <= 44
+
+
+def test_a_run_reads_the_departments_and_doctors_once_not_per_batch(tmp_path: Path, hook_calls: dict[str, list[Any]]) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    from caredesk.accounts.models import Department, Doctor
+
+    dept = Department.objects.create(code="XNK", name="心内科")
+    Doctor.objects.create(name="王医生", staff_no="D01", department=dept)
+    rows = [STANDARD_HEADERS, *(row(流水号=f"D{i}", 门诊号=f"M{i}", 姓名="张三", 科室="心内科", 医生="D01") for i in range(12))]
+    with CaptureQueriesContext(connection) as ctx:
+        run = import_visits(write_csv(tmp_path / "d.csv", rows, "gbk"), batch_size=3)
+    assert run.imported == 12
+    tables = (Department._meta.db_table, Doctor._meta.db_table)
+    # (the planning configuration reads departments too, in queries of its own)
+    snapshots = [q for q in ctx.captured_queries if q["sql"].startswith(tuple(f'SELECT "{t}"."id", ' for t in tables))]
+    assert len(snapshots) == 2  # one of each table for 4 batches
+    assert {(e.department_id, e.doctor.staff_no) for e in apps.get_model("patients", "Encounter").objects.all()} == {(dept.pk, "D01")}
 
 
 def test_postgresql_copies_new_patients_and_stages_encounters(tmp_path: Path, hook_calls: dict[str, list[Any]],
