@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 CHUNK = 1000
 AHEAD = 16  # chunks the child may compute before the consumer takes them
-INBOX_AHEAD = 2  # chunks received and unpickled before the consumer asks for them
 
 
 def available() -> bool:
@@ -42,76 +41,30 @@ def available() -> bool:
 def iterate_in_child(produce: Callable[[], Iterable[T]], *, chunk: int = CHUNK, ahead: int = AHEAD
                      ) -> Generator[T, None, None]:
     """The items of ``produce()``, computed in a forked child. An exception raised in the child is
-    raised here (the same type when it can be pickled). Closing this generator early stops the child.
-
-    A thread of this process takes the chunks off the pipe and unpickles them (``_Inbox``), so that
-    work is done while this process waits for something else (its database), not when it asks for
-    the next item."""
+    raised here (the same type when it can be pickled). Closing this generator early stops the child."""
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_child, args=(produce, receiver, sender, chunk, ahead), name="caredesk-producer", daemon=True)
     child.start()
     sender.close()
-    inbox = _Inbox(receiver)
     try:
         while True:
-            kind, payload = inbox.get()
+            try:
+                kind, payload = receiver.recv()
+            except EOFError:
+                raise RuntimeError(f"the producer process ended without finishing (exit code {child.exitcode})") from None
             if kind == "items":
                 yield from payload
             elif kind == "error":
                 raise payload
-            elif kind == "eof":
-                raise RuntimeError(f"the producer process ended without finishing (exit code {child.exitcode})")
             else:
                 return
     finally:
-        inbox.stop()
         receiver.close()  # a child still sending gets a broken pipe, cleans up and exits
         child.join(timeout=10)
         if child.is_alive():
             child.terminate()
             child.join()
-
-
-class _Inbox:
-    """The consumer's side of the pipe: a thread receives and unpickles up to ``INBOX_AHEAD`` chunks
-    ahead of the consumer. It waits for data in slices of ``_POLL`` seconds so that ``stop`` ends it
-    promptly (a thread blocked in a read of the pipe would keep it open after ``close``)."""
-
-    _POLL = 0.05
-
-    def __init__(self, receiver: Any) -> None:
-        self.receiver = receiver
-        self.queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=INBOX_AHEAD)
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._pump, name="caredesk-consumer-inbox", daemon=True)
-        self.thread.start()
-
-    def _pump(self) -> None:
-        kind = "items"
-        while kind == "items" and not self.stopped.is_set():
-            try:
-                if not self.receiver.poll(self._POLL):
-                    continue
-                message = self.receiver.recv()
-            except (EOFError, OSError):
-                message = ("eof", None)
-            except Exception as exc:  # a chunk that cannot be unpickled: the consumer raises it
-                message = ("error", exc)
-            kind = message[0]
-            while not self.stopped.is_set():
-                try:
-                    self.queue.put(message, timeout=self._POLL)
-                    break
-                except queue.Full:
-                    continue
-
-    def get(self) -> tuple[str, Any]:
-        return self.queue.get()
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.thread.join()
 
 
 class _Outbox:

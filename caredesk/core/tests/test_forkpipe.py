@@ -55,29 +55,6 @@ def test_stopping_early_ends_the_child_and_runs_its_clean_up(tmp_path: Path) -> 
     assert [next(items) for _ in range(25)] == list(range(25))
     items.close()  # joins the child
     assert marker.read_text() == "yes"
-    assert threading.active_count() == 1  # the thread that received the chunks ended too
-
-
-UNPICKLED_IN: list[str] = []
-
-
-class Marked:
-    """Records the thread that unpickles it."""
-
-    def __init__(self, i: int) -> None:
-        self.i = i
-
-    def __setstate__(self, state: dict[str, int]) -> None:
-        UNPICKLED_IN.append(threading.current_thread().name)
-        self.__dict__.update(state)
-
-
-def test_chunks_are_received_and_unpickled_by_a_thread_while_the_consumer_works() -> None:
-    UNPICKLED_IN.clear()
-    got = [m.i for m in forkpipe.iterate_in_child(lambda: (Marked(i) for i in range(50)), chunk=5)]
-    assert got == list(range(50))
-    assert set(UNPICKLED_IN) == {"caredesk-consumer-inbox"} and len(UNPICKLED_IN) == 50
-    assert threading.active_count() == 1
 
 
 def test_no_child_is_forked_while_other_threads_run(monkeypatch: pytest.MonkeyPatch) -> None:
