@@ -535,7 +535,9 @@ def _fill_stage(stage_rows: list[tuple[Any, ...]]) -> None:
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
                         f"{', '.join(f'{n} {pg}' for n, pg, _s in STAGE_COLUMNS)}) ON COMMIT DELETE ROWS")
             cur.execute(f"TRUNCATE {STAGE}")
-            with cur.cursor.copy(f"COPY {STAGE} ({', '.join(_NAMES)}) FROM STDIN") as copy:
+            # binary: psycopg writes a row in a fifth of the time it takes to format it as text
+            with cur.cursor.copy(f"COPY {STAGE} ({', '.join(_NAMES)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types([pg for _n, pg, _s in STAGE_COLUMNS])
                 for row in stage_rows:
                     copy.write_row(row)
             # a temp table has no statistics: without them the planner may scan encounters. They
