@@ -8,7 +8,10 @@ client are empty for every patient a load creates, yet each new row is still an 
 indexes (read only by the merge screens and group pages), so they wait too. On PostgreSQL the
 encounters' foreign keys are dropped as well and added back at the end (one check of every row
 instead of one per row). The indexes that the import itself looks patients and encounters up by
-(identity number, mobile, record numbers, source id, the encounter timeline) stay. ``defer()``
+(identity number, mobile, record numbers, source id) stay. The encounter timeline (patient, time)
+is deferred too: the import reads it only to recount the visit figures of patients that existed
+before the run, and a first load has none (another writer meanwhile recounts its patient with a
+scan, slower but the same). ``defer()``
 drops the others (and switches off the trigger that fills the name suffixes of new patients);
 ``restore()`` builds them again in one sorted pass each and fills the suffixes of every patient
 added since, as bulk loaders do (``pg_restore`` creates its indexes after the data).
@@ -40,7 +43,7 @@ def _deferrable() -> list[tuple[str, tuple[str, ...]]]:
     pt, et = Patient._meta.db_table, Encounter._meta.db_table
     return [(pt, ("name",)), (pt, ("name_pinyin",)), (pt, ("name_initials",)), (pt, ("mobile_last4",)),
             (pt, ("last_visit_at",)), (pt, ("merged_into_id",)), (pt, ("group_client_id",)),
-            (et, ("department_id", "patient_id")), (et, ("doctor_id",))]
+            (et, ("department_id", "patient_id")), (et, ("doctor_id",)), (et, ("patient_id", "visit_at", "id"))]
 
 
 def _index_sql(cur: Any, name: str) -> str | None:
