@@ -131,13 +131,13 @@ def new_instance(model: type[models.Model], **values: Any) -> Any:
     return obj
 
 
-_TYPES: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+_TYPES: dict[tuple[str, str, tuple[str, ...]], list[int]] = {}
 
 
 def _column_types(cur: Any, table: str, columns: tuple[str, ...]) -> list[int]:
     """PostgreSQL: the type oids of a table's columns, in the given order (a binary ``COPY`` needs
-    them), read from the catalogue once per process."""
-    key = (table, columns)
+    them), read from the catalogue once per process and database."""
+    key = (str(connection.settings_dict["NAME"]), table, columns)
     if key not in _TYPES:
         cur.execute("SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
                     "AND NOT attisdropped", [connection.ops.quote_name(table)])
