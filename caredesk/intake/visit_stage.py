@@ -14,9 +14,10 @@ both on the same files and compares the archives), different mechanics:
 * **Encounters** of the batch are written to a temporary table (``COPY`` on PostgreSQL,
   ``executemany`` on SQLite), then applied with one ``UPDATE … FROM`` (only rows whose values
   differ; empty incoming values never blank stored ones), one ``INSERT … SELECT … ON CONFLICT DO
-  NOTHING`` for the new ones (a plain ``INSERT`` while the run has found no encounter of its source system), and one ``UPDATE … FROM (aggregate)`` for the visit figures of the
-  patients concerned (patients created during the run, to whom the batch only adds encounters:
-  their figures plus the batch's, see ``_recount_visits``). ``RETURNING`` tells which rows were
+  NOTHING`` for the new ones (a plain ``INSERT`` while the run has found no encounter of its
+  source system), and one ``UPDATE … FROM (aggregate)`` for the visit figures of the patients
+  concerned (patients created during the run, to whom the batch only adds encounters: their
+  figures plus the batch's, see ``_recount_visits``). ``RETURNING`` tells which rows were
   created/updated/became discharged.
 * The domain hooks get the batch's new encounters and new discharges as ``Encounter`` instances
   built from the staged values (no reload), as the batch path does.
