@@ -9,10 +9,10 @@ indexes (read only by the merge screens and group pages), so they wait too. On P
 encounters' foreign keys are dropped as well and added back at the end (one check of every row
 instead of one per row). The indexes that the import itself looks patients and encounters up by
 (identity number, mobile, record numbers, source id) stay. The encounter timeline (patient, time)
-is deferred too: the import reads it only to recount the visit figures of patients that existed
-before the run, and a first load has none (another writer meanwhile recounts its patient with a
-scan, slower but the same). ``defer()``
-drops the others (and switches off the trigger that fills the name suffixes of new patients);
+is deferred too when the archive holds no encounter: the import reads it only to recount the visit
+figures of patients that existed before the run, and a first load has none (another writer
+meanwhile recounts its patient with a scan, slower but the same). ``defer()`` drops the others
+(and switches off the trigger that fills the name suffixes of new patients);
 ``restore()`` builds them again in one sorted pass each and fills the suffixes of every patient
 added since, as bulk loaders do (``pg_restore`` creates its indexes after the data).
 
@@ -37,13 +37,17 @@ SUFFIX_TRIGGER = "patients_name_suffix_insert"
 
 
 def _deferrable() -> list[tuple[str, tuple[str, ...]]]:
-    """(table, columns) of the plain indexes no import lookup uses."""
+    """(table, columns) of the plain indexes no import lookup uses. The encounter timeline only while
+    the archive holds no encounter: the import recounts the visit figures of older patients through it."""
     from .models import Encounter, Patient
 
     pt, et = Patient._meta.db_table, Encounter._meta.db_table
-    return [(pt, ("name",)), (pt, ("name_pinyin",)), (pt, ("name_initials",)), (pt, ("mobile_last4",)),
-            (pt, ("last_visit_at",)), (pt, ("merged_into_id",)), (pt, ("group_client_id",)),
-            (et, ("department_id", "patient_id")), (et, ("doctor_id",)), (et, ("patient_id", "visit_at", "id"))]
+    deferrable = [(pt, ("name",)), (pt, ("name_pinyin",)), (pt, ("name_initials",)), (pt, ("mobile_last4",)),
+                  (pt, ("last_visit_at",)), (pt, ("merged_into_id",)), (pt, ("group_client_id",)),
+                  (et, ("department_id", "patient_id")), (et, ("doctor_id",))]
+    if not Encounter.objects.exists():
+        deferrable.append((et, ("patient_id", "visit_at", "id")))
+    return deferrable
 
 
 def _index_sql(cur: Any, name: str) -> str | None:

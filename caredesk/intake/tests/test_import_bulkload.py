@@ -132,6 +132,17 @@ def test_restoring_twice_changes_nothing() -> None:
     assert catalogue() == before
 
 
+def test_the_encounter_timeline_stays_once_the_archive_has_encounters() -> None:
+    """Deferring indexes on an archive that has encounters (``defer_indexes=True``) keeps the
+    timeline: the import recounts its older patients' visit figures through it."""
+    from caredesk.patients import bulkload
+    from caredesk.patients.models import Encounter, Patient
+
+    assert any("timeline" in sql for sql in bulkload.plan()["restore"])
+    Encounter.objects.create(patient=Patient.objects.create(name="王五"), kind="outpatient", source_system="HIS", source_id="T1")
+    assert not any("timeline" in sql for sql in bulkload.plan()["restore"])
+
+
 def test_postgresql_leaves_room_on_patient_pages_for_hot_updates() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("fillfactor is PostgreSQL's (run with DATABASE_URL=postgres://…)")
