@@ -147,7 +147,7 @@ def import_visits(
         apply = applier or (default_applier() if method == "staged" else default_applier(method))
     except ImportError:
         return _finish(run, acting_user, error=_("患者档案模块尚未安装，无法导入。"))
-    apply = _with_run_start(apply, source_system)
+    apply, look_ahead = _with_run_start(apply, source_system)
     try:
         vf = read_visit_file(path, source_system=source_system, mapping=mapping.columns if mapping else None)
     except (FileLayoutError, UnicodeDecodeError, OSError) as exc:
@@ -161,15 +161,11 @@ def import_visits(
     writer = RejectsWriter(Path(run.rejects_path), vf.header)
     counts = dict.fromkeys(STATUSES, 0)
     rejected = 0
-    batch: list[VisitRow] = []
-    rejects: list[RejectedRow] = []
 
-    def flush() -> None:
+    def flush(batch: list[VisitRow], rejects: list[RejectedRow]) -> None:
         nonlocal rejected
         if batch:
-            late = _apply_batch(apply, batch, source_system, acting_user, counts, run.pk)
-            rejects.extend(late)
-            batch.clear()
+            rejects = rejects + _apply_batch(apply, batch, source_system, acting_user, counts, run.pk)
         if rejects:
             rejects.sort(key=lambda r: r.line)
             for r in rejects:
@@ -178,7 +174,6 @@ def import_visits(
                 [ImportReject(run=run, line=r.line, column=c[:64], reason=why[:300]) for r in rejects for c, why in r.errors]
             )
             rejected += len(rejects)
-            rejects.clear()
         run.imported, run.updated, run.unchanged, run.rejected = counts["created"], counts["updated"], counts["unchanged"], rejected
         run.total_rows = run.imported + run.updated + run.unchanged + run.rejected
         run.save(update_fields=["encoding", "rejects_path", "imported", "updated", "unchanged", "rejected", "total_rows"])
@@ -198,9 +193,10 @@ def import_visits(
         if applier is None and (defer_indexes or (defer_indexes is None and _first_load(path))):
             _defer_indexes(run)
         with _bulk_session(), closing(items):  # closing: a reader process stops with the import
-            done = False
+            groups = _groups(items, batch_size)
+            current: tuple[list[VisitRow], list[RejectedRow]] | None = next(groups)
             analysed_at = commit_rows  # rows applied when the planner statistics were last refreshed
-            while not done:
+            while current is not None:
                 if applier is None and sum(counts.values()) >= 2 * analysed_at:
                     from .visit_stage import refresh_statistics
 
@@ -208,19 +204,13 @@ def import_visits(
                     analysed_at = sum(counts.values())
                 with transaction.atomic():  # one commit per ``commit_rows`` rows
                     applied = 0
-                    for item in items:
-                        if isinstance(item, VisitRow):
-                            batch.append(item)
-                        else:
-                            rejects.append(item)
-                        if len(batch) >= batch_size or len(rejects) >= batch_size:
-                            applied += len(batch)
-                            flush()
-                            if applied >= commit_rows:
-                                break
-                    else:
-                        flush()
-                        done = True
+                    while current is not None and applied < commit_rows:
+                        following = next(groups, None)  # read ahead: the applier prepares it meanwhile
+                        if look_ahead is not None:
+                            look_ahead.upcoming = following[0] if following is not None and following[0] else None
+                        flush(*current)
+                        applied += len(current[0])
+                        current = following
                 if planning is not None:  # committed: the child may plan it now
                     planning.committed()
     except Exception as exc:
@@ -240,20 +230,38 @@ def import_visits(
     return _finish(run, acting_user)
 
 
-def _with_run_start(apply: VisitApplier, source_system: str) -> VisitApplier:
+def _groups(items: Iterator[VisitRow | RejectedRow], batch_size: int) -> Iterator[tuple[list[VisitRow], list[RejectedRow]]]:
+    """The file's items as (good rows, rejected rows) groups of ``batch_size`` good rows (or as many
+    rejects), in file order; at least one group, maybe empty."""
+    batch: list[VisitRow] = []
+    rejects: list[RejectedRow] = []
+    for item in items:
+        if isinstance(item, VisitRow):
+            batch.append(item)
+        else:
+            rejects.append(item)
+        if len(batch) >= batch_size or len(rejects) >= batch_size:
+            yield batch, rejects
+            batch, rejects = [], []
+    yield batch, rejects
+
+
+def _with_run_start(apply: VisitApplier, source_system: str) -> tuple[VisitApplier, Any]:
     """The staged applier, told what the archive held when the run started (``visit_stage.RunState``):
     which patients this run creates (ids above the highest one now: it adds a batch's new encounters
     to their visit figures instead of recounting them) and whether any encounter of this source
-    system could be found again."""
+    system could be found again. With it, the run state, through which the import hands the applier
+    the next batch (``RunState.upcoming``); None for another applier."""
     from caredesk.patients.models import Encounter, Patient
 
     from .visit_stage import RunState, apply_visit_rows_staged
 
     if apply is not apply_visit_rows_staged:
-        return apply
+        return apply, None
     last = Patient.objects.order_by("-id").values_list("id", flat=True).first() or 0
     before = Encounter.objects.filter(source_system=source_system).exists()
-    return functools.partial(apply_visit_rows_staged, run=RunState(created_after=last, encounters_before=before))
+    state = RunState(created_after=last, encounters_before=before)
+    return functools.partial(apply_visit_rows_staged, run=state), state
 
 
 def _planning_in_child() -> bool:

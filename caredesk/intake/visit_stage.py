@@ -21,12 +21,17 @@ both on the same files and compares the archives), different mechanics:
   created/updated/became discharged.
 * The domain hooks get the batch's new encounters and new discharges as ``Encounter`` instances
   built from the staged values (no reload), as the batch path does.
+* **Look-ahead** (``RunState.upcoming``): once a batch's patients are written, the import's next
+  batch is looked up, and its rows are matched while the server applies this batch's encounters
+  (sent in psycopg's pipeline mode on PostgreSQL, so the server and this process work at once). A
+  batch that fails leaves no look-ahead: the next one is looked up again.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -195,6 +200,19 @@ class RunState:
     # a query per batch cost 4 ms, 2 s of a million-row file)
     directory: Directory = field(default_factory=lambda: Directory(ttl=RUN_DIRECTORY_TTL, miss_reload=RUN_DIRECTORY_TTL))
 
+    # the run's next batch, set by the import before it applies this one; the batch applied looks
+    # its patients up and matches them while the server writes its own encounters (``matched``)
+    upcoming: list[VisitRow] | None = None
+    matched: _Matched | None = None
+
+    def take_upcoming(self) -> list[VisitRow] | None:
+        upcoming, self.upcoming = self.upcoming, None  # for the batch, not for a row-by-row retry of it
+        return upcoming
+
+    def take_matched(self, rows: list[VisitRow]) -> _Matched | None:
+        matched, self.matched = self.matched, None
+        return matched if matched is not None and matched.is_for(rows) else None
+
     def planning_horizon(self) -> Horizon | None:
         from caredesk.patients import hooks
 
@@ -207,21 +225,11 @@ class _EncounterRace(RuntimeError):
     pass
 
 
-@transaction.atomic  # the stage's rows live until commit (ON COMMIT DELETE ROWS): never apply in autocommit
-def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_user: Any = None,
-                            run: RunState | None = None) -> list[str]:
-    from caredesk.patients import fastsql, hooks
-    from caredesk.patients.actions import refresh_visit_stats_of
-    from caredesk.patients.models import Encounter, Patient
-
-    vendor, alias = connection.vendor, connection.alias  # once: the proxy looks the connection up on every access
-    now = timezone.now()
-    preps = [prepared(r) for r in rows]
-    keys_per_row = [p.keys for p in preps]
-
-    # 1. every patient any row could match (light), then their survivors. First by identity number:
-    # a row whose number is known matches that patient whatever its other keys say, so only the
-    # other rows' record numbers and mobiles are looked up (most rows of a file need one probe).
+def _lookup(keys_per_row: list[list[tuple[str, str]]]) -> tuple[list[_Known], dict[int, _Known]]:
+    """Every patient any row could match (light, lowest id first), and those with their merge
+    survivors by id. First by identity number: a row whose number is known matches that patient
+    whatever its other keys say, so only the other rows' record numbers and mobiles are looked up
+    (most rows of a file need one probe)."""
     id_keys = sorted({value for keys in keys_per_row for kind, value in keys if kind == "id"})
     loaded = {p.pk: p for p in _load_known({"id_number_bidx": id_keys})} if id_keys else {}
     known_ids = {p.id_number_bidx for p in loaded.values()}
@@ -238,12 +246,43 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     if arrays:
         loaded.update((p.pk, p) for p in _load_known(arrays) if p.pk not in loaded)
     found = [loaded[pk] for pk in sorted(loaded)]  # lowest id first
-    by_pk: dict[int, Any] = {p.pk: p for p in found}
+    by_pk: dict[int, _Known] = {p.pk: p for p in found}
     pending = {p.merged_into_id for p in found if p.merged_into_id} - by_pk.keys()
     while pending:
         more = _load_known({"id": sorted(pending)})
         by_pk.update({p.pk: p for p in more})
         pending = {p.merged_into_id for p in more if p.merged_into_id} - by_pk.keys()
+    return found, by_pk
+
+
+@dataclass
+class _Matched:
+    """A batch's rows matched to patients (``_match``): pure Python on what ``_lookup`` loaded."""
+
+    rows: list[VisitRow]
+    preps: list[Prepared]
+    row_patient: list[Any]  # a ``_Known`` or a new ``Patient`` per row
+    row_changed: list[bool]
+    new_patients: list[Any]
+    changed_known: dict[int, _Known]
+
+    def is_for(self, rows: list[VisitRow]) -> bool:
+        return len(rows) == len(self.rows) and all(a is b for a, b in zip(rows, self.rows, strict=True))
+
+
+def _look_up_and_match(rows: list[VisitRow], now: Any) -> _Matched:
+    preps = [prepared(r) for r in rows]
+    keys_per_row = [p.keys for p in preps]
+    return _match(rows, preps, keys_per_row, *_lookup(keys_per_row), now)
+
+
+def _match(rows: list[VisitRow], preps: list[Prepared], keys_per_row: list[list[tuple[str, str]]], found: list[_Known],
+           by_pk: dict[int, _Known], now: Any) -> _Matched:
+    """Each row's patient (the first key that finds one, merged records resolved; a later row finds a
+    patient an earlier one created), the non-empty fields it changes, the patients to create. No
+    database access: it may run while the server works on the batch before."""
+    from caredesk.patients import fastsql
+    from caredesk.patients.models import Patient
 
     def survivor(p: Any) -> Any:
         seen = {p.pk}
@@ -257,7 +296,6 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
         for key in _keys(p):
             key_index.setdefault(key, p)
 
-    # 2. match each row, fill non-empty fields, create the unknown
     new_patients: list[Any] = []
     changed_known: dict[int, _Known] = {}
     row_patient: list[Any] = []
@@ -309,6 +347,28 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
             key_index.setdefault(key, patient)
         row_patient.append(patient)
         row_changed.append(changed)
+    return _Matched(rows, preps, row_patient, row_changed, new_patients, changed_known)
+
+
+@transaction.atomic  # the stage's rows live until commit (ON COMMIT DELETE ROWS): never apply in autocommit
+def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_user: Any = None,
+                            run: RunState | None = None) -> list[str]:
+    from caredesk.patients import fastsql, hooks
+    from caredesk.patients.actions import refresh_visit_stats_of
+    from caredesk.patients.models import Encounter, Patient
+
+    vendor, alias = connection.vendor, connection.alias  # once: the proxy looks the connection up on every access
+    now = timezone.now()
+    # 1–2. the batch's patients: matched while the server wrote the batch before (``RunState``), or now
+    matched = run.take_matched(rows) if run is not None else None
+    if matched is None:
+        matched = _look_up_and_match(rows, now)
+    else:
+        for p in matched.new_patients:
+            p.created_at = now
+    row_patient, row_changed = matched.row_patient, matched.row_changed
+    new_patients, changed_known = matched.new_patients, matched.changed_known
+    upcoming = run.take_upcoming() if run is not None else None
 
     # 3. which encounters exist already (id, status and patient before this batch)
     existing: dict[str, tuple[int, str, int]] = {}
@@ -376,15 +436,30 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
         build_stage()
     _update_known(list(changed_known.values()), now)
     _fill_stage(stage_rows)
-    updated = _update_encounters(source_system, now)
+    # the next batch's patients are looked up now (this batch's new and changed ones are in), and
+    # matched while the server applies this batch's encounters (``_pipeline``)
+    ahead: _Matched | None = None
+    if upcoming:
+        preps_ahead = [prepared(r) for r in upcoming]
+        keys_ahead = [p.keys for p in preps_ahead]
+        looked_up = _lookup(keys_ahead)
+    # (cursors closed on the way out: SQLite cannot roll a savepoint back under an unread RETURNING)
     try:
-        created_ids = _insert_encounters(source_system, now, len(created_values),
-                                         found_before=run is None or run.encounters_before)
-    except _EncounterRace:
+        with ExitStack() as cursors:
+            with _pipeline():
+                updated_result = _update_encounters(cursors, source_system, now)
+                created_result = _insert_encounters(cursors, source_system, now, len(created_values),
+                                                    found_before=run is None or run.encounters_before)
+                _recount_visits(now, run.created_after if run is not None else None)
+                if upcoming:
+                    ahead = _match(upcoming, preps_ahead, keys_ahead, *looked_up, now)
+            updated, created_ids = updated_result(), created_result()
+    except (IntegrityError, _EncounterRace) as exc:
         if run is not None:
             run.encounters_before = True  # look up from now on, the row-by-row retry first
-        raise
-    _recount_visits(now, run.created_after if run is not None else None)
+        if isinstance(exc, _EncounterRace):
+            raise
+        raise _EncounterRace("visit import: an encounter appeared while the batch was applied") from exc
     # the former owners of encounters that moved to another patient
     refresh_visit_stats_of({existing[r.source_id][2] for r, p in zip(rows, row_patient, strict=True)
                             if r.source_id in existing and existing[r.source_id][2] != p.pk})
@@ -437,6 +512,8 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
         by_id.update(Encounter.objects.in_bulk(moved))
     hooks.encounters_recorded(created, [by_id[i] for i in discharged_ids])
     hooks.patients_deceased(list(Patient.objects.filter(pk__in=deceased_ids).order_by("id")) if deceased_ids else [])
+    if run is not None:
+        run.matched = ahead  # only once the batch is through: a failed one leaves nothing to reuse
     return statuses
 
 
@@ -567,6 +644,21 @@ def _fill_stage(stage_rows: list[tuple[Any, ...]]) -> None:
                             converted)
 
 
+@contextmanager
+def _pipeline() -> Iterator[None]:
+    """PostgreSQL: the statements executed inside are sent without waiting for each other's results
+    (psycopg's pipeline mode), so this process goes on with its own work while the server runs
+    them; their results, and any error (as Django's exception), come on leaving. Results must be
+    read after leaving: a fetch inside waits for every statement sent. Elsewhere each statement
+    runs as it is executed."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
+
+
 def _now_param(now: Any) -> Any:
     from caredesk.patients.models import Encounter
 
@@ -574,8 +666,9 @@ def _now_param(now: Any) -> Any:
     return to_dt(now) if to_dt else now
 
 
-def _update_encounters(source_system: str, now: Any) -> dict[str, tuple[int, str, str, Any]]:
-    """Existing encounters of the stage whose values differ: source_id -> (id, status, outcome,
+def _update_encounters(cursors: ExitStack, source_system: str, now: Any) -> Callable[[], dict[str, tuple[int, str, str, Any]]]:
+    """Updates the existing encounters of the stage whose values differ; the function returned reads
+    the result (once the statement has run, see ``_pipeline``): source_id -> (id, status, outcome,
     discharged_at) after the update."""
     from caredesk.patients.models import Encounter
 
@@ -587,17 +680,23 @@ def _update_encounters(source_system: str, now: Any) -> dict[str, tuple[int, str
            # SQLite's RETURNING sees only the updated table and takes no qualified names
            + ("RETURNING e.source_id, e.id, e.status, e.outcome, e.discharged_at" if connection.vendor == "postgresql"
               else "RETURNING source_id, id, status, outcome, discharged_at"))
-    with connection.cursor() as cur:
-        cur.execute(sql, [_now_param(now), source_system])
+    cur = cursors.enter_context(connection.cursor())
+    cur.execute(sql, [_now_param(now), source_system])
+
+    def result() -> dict[str, tuple[int, str, str, Any]]:
         rows = cur.fetchall()
-    if connection.vendor != "postgresql":
-        convert = connection.ops.convert_datetimefield_value  # type: ignore[attr-defined]  # SQLite backend method
-        rows = [(s, i, st, o, convert(d, None, connection) if d else d) for s, i, st, o, d in rows]
-    return {s: (i, st, o, d) for s, i, st, o, d in rows}
+        if connection.vendor != "postgresql":
+            convert = connection.ops.convert_datetimefield_value  # type: ignore[attr-defined]  # SQLite backend method
+            rows = [(s, i, st, o, convert(d, None, connection) if d else d) for s, i, st, o, d in rows]
+        return {s: (i, st, o, d) for s, i, st, o, d in rows}
+
+    return result
 
 
-def _insert_encounters(source_system: str, now: Any, expected: int, *, found_before: bool = True) -> dict[str, int]:
-    """The batch's new encounters (source id -> id). ``found_before`` False: the run found no encounter
+def _insert_encounters(cursors: ExitStack, source_system: str, now: Any, expected: int, *,
+                       found_before: bool = True) -> Callable[[], dict[str, int]]:
+    """Inserts the batch's new encounters; the function returned reads their ids (source id -> id)
+    once the statement has run (``_pipeline``). ``found_before`` False: the run found no encounter
     of its source system (``RunState.encounters_before``), so a plain ``INSERT`` (``ON CONFLICT`` costs
     PostgreSQL a probe of the unique index per row, 40 % more time); an encounter another writer added
     meanwhile then fails it on the unique constraint, and the batch is retried as when the insert
@@ -605,7 +704,7 @@ def _insert_encounters(source_system: str, now: Any, expected: int, *, found_bef
     from caredesk.patients.models import Encounter
 
     if not expected:
-        return {}
+        return dict
     columns = ["patient_id", "source_system", "source_id", "kind", "department_id", "department_name", "doctor_id", "doctor_name",
                "diagnosis_text", "diagnosis_code", "visit_at", "admitted_at", "discharged_at", "visit_type", "outcome", "status",
                "feed_event_at", "created_at", "updated_at"]
@@ -618,15 +717,16 @@ def _insert_encounters(source_system: str, now: Any, expected: int, *, found_bef
            f"SELECT {', '.join(values)} FROM {STAGE} s WHERE true AND NOT s.existed ORDER BY s.line "
            f"{'ON CONFLICT (source_system, source_id) DO NOTHING ' if found_before else ''}RETURNING source_id, id")
     param = _now_param(now)
-    with connection.cursor() as cur:
-        try:
-            cur.execute(sql, [source_system, param, param])
-        except IntegrityError as exc:
-            raise _EncounterRace("visit import: an encounter appeared while the batch was applied") from exc
+    cur = cursors.enter_context(connection.cursor())
+    cur.execute(sql, [source_system, param, param])
+
+    def result() -> dict[str, int]:
         ids = dict(cur.fetchall())
-    if len(ids) != expected:  # another writer (the HL7 feed) added one meanwhile: the caller retries row by row
-        raise _EncounterRace("visit import: an encounter appeared while the batch was applied")
-    return ids
+        if len(ids) != expected:  # another writer (the HL7 feed) added one meanwhile: the caller retries row by row
+            raise _EncounterRace("visit import: an encounter appeared while the batch was applied")
+        return ids
+
+    return result
 
 
 def _recount_visits(now: Any, created_after: int | None = None) -> None:

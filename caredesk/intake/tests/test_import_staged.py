@@ -470,3 +470,70 @@ def test_postgresql_analyses_the_stage_once_not_for_every_batch(tmp_path: Path, 
     sql = [q["sql"] for q in queries.captured_queries]
     assert sum("FROM pg_stats" in s for s in sql) == 3  # three batches, each checks
     assert sum(s == "ANALYZE caredesk_visit_stage" for s in sql) == 1
+
+
+def _same_patient_rows(n: int) -> list[list[str]]:
+    """``n`` visits; row i belongs to patient i // 2, so every second batch of 3 rows continues a
+    patient the batch before created."""
+    return [STANDARD_HEADERS, *(row(流水号=f"A{i}", 门诊号=f"M{i // 2}", 姓名="张三", 身份证号="", 手机号="",
+                                    就诊时间=f"2026-03-{10 + i:02d} 09:00") for i in range(n))]
+
+
+def test_the_next_batch_is_matched_while_the_server_writes_this_one(tmp_path: Path, hook_calls: dict[str, list[Any]],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import hands the applier its next batch: that batch's patients are looked up once this
+    one's are written, and matched while the server applies this one's encounters (on PostgreSQL
+    inside psycopg's pipeline, so the server runs while this process matches). Only the first batch
+    is looked up and matched on its own; the later ones find the patients the batch before created."""
+    from caredesk.intake import visit_stage
+    from caredesk.patients.models import Encounter, Patient
+
+    alone: list[int] = []
+    ahead: list[tuple[int, bool]] = []
+    real_alone, real_match = visit_stage._look_up_and_match, visit_stage._match
+    monkeypatch.setattr(visit_stage, "_look_up_and_match", lambda rows, now: (alone.append(len(rows)), real_alone(rows, now))[1])
+
+    def match(rows: list[Any], *args: Any) -> Any:
+        pipeline = getattr(connection.connection, "_pipeline", None) if connection.vendor == "postgresql" else None
+        ahead.append((len(rows), pipeline is not None))
+        return real_match(rows, *args)
+
+    monkeypatch.setattr(visit_stage, "_match", match)
+    run = import_visits(write_csv(tmp_path / "v.csv", _same_patient_rows(12), "gbk"), batch_size=3)
+    assert (run.imported, run.rejected) == (12, 0)
+    assert alone == [3]
+    assert [n for n, _p in ahead] == [3, 3, 3, 3]  # the first batch's own, then three looked ahead
+    if connection.vendor == "postgresql":
+        assert [inside for _n, inside in ahead] == [False, True, True, True]
+    assert Patient.objects.count() == 6  # no patient created twice across a batch boundary
+    assert sorted(Patient.objects.values_list("visit_count", flat=True)) == [2] * 6
+    assert Encounter.objects.filter(patient__outpatient_no="M1").count() == 2
+
+
+def test_a_batch_that_fails_leaves_no_look_ahead_behind(tmp_path: Path, hook_calls: dict[str, list[Any]],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second batch fails after it matched the third: it is rolled back and retried row by row,
+    so the patients the third batch's match found (created by the failed attempt) are gone. The
+    third batch is looked up again and finds the ones the retry created."""
+    from caredesk.intake import visit_stage
+    from caredesk.patients.models import Encounter, Patient
+
+    alone: list[int] = []
+    real_alone, real_recount = visit_stage._look_up_and_match, visit_stage._recount_visits
+    monkeypatch.setattr(visit_stage, "_look_up_and_match", lambda rows, now: (alone.append(len(rows)), real_alone(rows, now))[1])
+    calls: list[int] = []
+
+    def recount(*args: Any) -> None:
+        calls.append(1)
+        real_recount(*args)
+        if len(calls) == 2:
+            raise RuntimeError("the second batch fails once")
+
+    monkeypatch.setattr(visit_stage, "_recount_visits", recount)
+    rows = _same_patient_rows(8)  # patients M0–M3; M2 spans the second and third batch (rows 4, 5)
+    run = import_visits(write_csv(tmp_path / "v.csv", rows, "gbk"), batch_size=3)
+    assert (run.imported, run.rejected) == (8, 0)
+    assert alone == [3, 1, 1, 1, 2]  # first batch; the retry, row by row; the third batch again
+    assert Patient.objects.count() == 4
+    assert sorted(Patient.objects.values_list("visit_count", flat=True)) == [2] * 4
+    assert set(Encounter.objects.values_list("patient_id", flat=True)) == set(Patient.objects.values_list("id", flat=True))
