@@ -260,7 +260,6 @@ class _Matched:
     """A batch's rows matched to patients (``_match``): pure Python on what ``_lookup`` loaded."""
 
     rows: list[VisitRow]
-    preps: list[Prepared]
     row_patient: list[Any]  # a ``_Known`` or a new ``Patient`` per row
     row_changed: list[bool]
     new_patients: list[Any]
@@ -271,6 +270,7 @@ class _Matched:
 
 
 def _look_up_and_match(rows: list[VisitRow], now: Any) -> _Matched:
+    """A batch's patients looked up and matched at once (the first batch of a run, a retried row)."""
     preps = [prepared(r) for r in rows]
     keys_per_row = [p.keys for p in preps]
     return _match(rows, preps, keys_per_row, *_lookup(keys_per_row), now)
@@ -347,7 +347,7 @@ def _match(rows: list[VisitRow], preps: list[Prepared], keys_per_row: list[list[
             key_index.setdefault(key, patient)
         row_patient.append(patient)
         row_changed.append(changed)
-    return _Matched(rows, preps, row_patient, row_changed, new_patients, changed_known)
+    return _Matched(rows, row_patient, row_changed, new_patients, changed_known)
 
 
 @transaction.atomic  # the stage's rows live until commit (ON COMMIT DELETE ROWS): never apply in autocommit
