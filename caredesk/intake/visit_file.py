@@ -19,7 +19,9 @@ import sqlite3
 import tempfile
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
+from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +107,11 @@ class VisitRow:
         return self.visit_at if self.kind == "outpatient" else self.admitted_at
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # positional: the cheapest to pickle
-        return VisitRow, tuple(getattr(self, name) for name in _VISIT_ROW_FIELDS)
+        return VisitRow, _visit_row_values(self)
 
 
-_VISIT_ROW_FIELDS = tuple(VisitRow.__dataclass_fields__)
+# every field's value in order, read in one C call (a generator of getattr cost a tenth of the reader)
+_visit_row_values = attrgetter(*VisitRow.__dataclass_fields__)
 
 
 @dataclass
@@ -322,6 +325,13 @@ def parse_datetime(text: str, tz: tzinfo | None = None) -> datetime:
         raise ValueError(_("日期不存在")) from None
 
 
+@lru_cache(maxsize=65536)
+def _date(text: str) -> date:
+    """The date of ``parse_datetime`` (its time zone does not change it), cached: a birth date is on
+    every row of its patient (a failure is not cached: its message is in the language of the moment)."""
+    return parse_datetime(text, UTC).date()
+
+
 def check_id_number(value: str) -> str:
     """Normalised 18-digit 居民身份证号; ValueError with a Chinese reason."""
     v = fold_width(value.strip()).upper()
@@ -373,7 +383,13 @@ def parse_row(line: int, values: list[str], header: list[str], columns: dict[str
     sex = SEXES.get(sex_text.lower(), "") if sex_text else ""
     if sex_text and not sex:
         errors.append((col("sex"), _("性别无法识别（应为男、女或未知）")))
-    birth = when("birth_date")
+    birth: date | None = None
+    birth_text = get("birth_date")
+    if birth_text:
+        try:
+            birth = _date(birth_text)
+        except ValueError as exc:
+            errors.append((col("birth_date"), str(exc)))
     id_number = get("id_number", "")
     if id_number:
         try:
@@ -421,7 +437,7 @@ def parse_row(line: int, values: list[str], header: list[str], columns: dict[str
         source_id = f"{kind}:{record_no}:{at:%Y%m%d%H%M%S}"
     return VisitRow(
         line=line, source_id=source_id, kind=kind, name=name, serial_no=serial_no,
-        outpatient_no=outpatient_no, inpatient_no=inpatient_no, sex=sex, birth_date=birth.date() if birth else None,
+        outpatient_no=outpatient_no, inpatient_no=inpatient_no, sex=sex, birth_date=birth,
         id_number=id_number, mobile=mobile, address=get("address", ""), visit_at=visit_at,
         admitted_at=admitted_at, discharged_at=discharged_at, department=get("department", ""), doctor=get("doctor", ""),
         diagnosis=get("diagnosis", ""), visit_type=visit_type, outcome=outcome, source_channel=get("source_channel", ""),

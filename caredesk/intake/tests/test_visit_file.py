@@ -156,3 +156,13 @@ def test_the_rejects_file_keeps_the_columns_and_opens_in_excel(tmp_path: Path) -
     assert lines[0] == [*STANDARD_HEADERS, "行号", "列", "原因"]
     assert [(x[-3], x[-2], x[-1]) for x in lines[1:]] == [(str(n), e[0][0], e[0][1]) for n, e in EXPECTED_REJECTS]
     assert lines[1][STANDARD_HEADERS.index("流水号")] == "S2"
+
+
+def test_a_birth_date_is_read_once_per_text_and_a_bad_one_rejected_on_every_row(tmp_path: Path) -> None:
+    """Birth dates are parsed through a cache (a patient's rows repeat theirs); a failure is not
+    cached, so every row with the impossible date is rejected, on its own line."""
+    rows = [STANDARD_HEADERS, *(row(流水号=f"B{i}", 门诊号=f"M{i}", 出生日期="1980-02-30") for i in range(2)),
+            *(row(流水号=f"G{i}", 门诊号=f"N{i}", 出生日期="1980-02-29 00:00") for i in range(2))]
+    good, bad, _enc = split(write_csv(tmp_path / "b.csv", rows, "gbk"))
+    assert [(b.line, b.errors) for b in bad] == [(2, [("出生日期", "日期不存在")]), (3, [("出生日期", "日期不存在")])]
+    assert [g.birth_date for g in good] == [date(1980, 2, 29)] * 2
