@@ -659,6 +659,13 @@ def _pipeline() -> Iterator[None]:
         yield
 
 
+def _read_now(cur: Any) -> list[Any] | None:
+    """The rows of a ``RETURNING`` statement, read at once outside PostgreSQL's pipeline: SQLite keeps a
+    statement whose rows are unread open, and the writes after it then keep statement journals
+    (the import ran 3 % slower). None on PostgreSQL: read after the pipeline."""
+    return None if connection.vendor == "postgresql" else cur.fetchall()
+
+
 def _now_param(now: Any) -> Any:
     from caredesk.patients.models import Encounter
 
@@ -682,9 +689,10 @@ def _update_encounters(cursors: ExitStack, source_system: str, now: Any) -> Call
               else "RETURNING source_id, id, status, outcome, discharged_at"))
     cur = cursors.enter_context(connection.cursor())
     cur.execute(sql, [_now_param(now), source_system])
+    early = _read_now(cur)
 
     def result() -> dict[str, tuple[int, str, str, Any]]:
-        rows = cur.fetchall()
+        rows = cur.fetchall() if early is None else early
         if connection.vendor != "postgresql":
             convert = connection.ops.convert_datetimefield_value  # type: ignore[attr-defined]  # SQLite backend method
             rows = [(s, i, st, o, convert(d, None, connection) if d else d) for s, i, st, o, d in rows]
@@ -719,9 +727,10 @@ def _insert_encounters(cursors: ExitStack, source_system: str, now: Any, expecte
     param = _now_param(now)
     cur = cursors.enter_context(connection.cursor())
     cur.execute(sql, [source_system, param, param])
+    early = _read_now(cur)
 
     def result() -> dict[str, int]:
-        ids = dict(cur.fetchall())
+        ids = dict(cur.fetchall() if early is None else early)
         if len(ids) != expected:  # another writer (the HL7 feed) added one meanwhile: the caller retries row by row
             raise _EncounterRace("visit import: an encounter appeared while the batch was applied")
         return ids
