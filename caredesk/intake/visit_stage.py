@@ -662,7 +662,7 @@ def _pipeline() -> Iterator[None]:
 def _read_now(cur: Any) -> list[Any] | None:
     """The rows of a ``RETURNING`` statement, read at once outside PostgreSQL's pipeline: SQLite keeps a
     statement whose rows are unread open, and the writes after it then keep statement journals
-    (the import ran 3 % slower). None on PostgreSQL: read after the pipeline."""
+    (the import ran 3–5 % slower). None on PostgreSQL: read after the pipeline."""
     return None if connection.vendor == "postgresql" else cur.fetchall()
 
 
