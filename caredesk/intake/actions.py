@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -19,6 +19,9 @@ from caredesk.core.models import AuditEvent
 
 from .models import ColumnMapping, ImportReject, ImportRun
 from .visit_file import FileLayoutError, RejectedRow, RejectsWriter, VisitRow, read_visit_file, rejects_path_for
+
+if TYPE_CHECKING:
+    from .visit_stage import RunState  # the staged applier imports the patient archive, which may be absent
 
 log = logging.getLogger(__name__)
 
@@ -246,7 +249,7 @@ def _groups(items: Iterator[VisitRow | RejectedRow], batch_size: int) -> Iterato
     yield batch, rejects
 
 
-def _with_run_start(apply: VisitApplier, source_system: str) -> tuple[VisitApplier, Any]:
+def _with_run_start(apply: VisitApplier, source_system: str) -> tuple[VisitApplier, RunState | None]:
     """The staged applier, told what the archive held when the run started (``visit_stage.RunState``):
     which patients this run creates (ids above the highest one now: it adds a batch's new encounters
     to their visit figures instead of recounting them) and whether any encounter of this source

@@ -269,11 +269,16 @@ class _Matched:
         return len(rows) == len(self.rows) and all(a is b for a, b in zip(rows, self.rows, strict=True))
 
 
-def _look_up_and_match(rows: list[VisitRow], now: Any) -> _Matched:
-    """A batch's patients looked up and matched at once (the first batch of a run, a retried row)."""
+def _look_up(rows: list[VisitRow]) -> tuple[list[Prepared], list[list[tuple[str, str]]], list[_Known], dict[int, _Known]]:
+    """What ``_match`` takes after the rows: their prepared values, their keys and ``_lookup``'s patients."""
     preps = [prepared(r) for r in rows]
     keys_per_row = [p.keys for p in preps]
-    return _match(rows, preps, keys_per_row, *_lookup(keys_per_row), now)
+    return (preps, keys_per_row, *_lookup(keys_per_row))
+
+
+def _look_up_and_match(rows: list[VisitRow], now: Any) -> _Matched:
+    """A batch's patients looked up and matched at once (the first batch of a run, a retried row)."""
+    return _match(rows, *_look_up(rows), now)
 
 
 def _match(rows: list[VisitRow], preps: list[Prepared], keys_per_row: list[list[tuple[str, str]]], found: list[_Known],
@@ -439,10 +444,7 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     # the next batch's patients are looked up now (this batch's new and changed ones are in), and
     # matched while the server applies this batch's encounters (``_pipeline``)
     ahead: _Matched | None = None
-    if upcoming:
-        preps_ahead = [prepared(r) for r in upcoming]
-        keys_ahead = [p.keys for p in preps_ahead]
-        looked_up = _lookup(keys_ahead)
+    looked_up = _look_up(upcoming) if upcoming else None
     # (cursors closed on the way out: SQLite cannot roll a savepoint back under an unread RETURNING)
     try:
         with ExitStack() as cursors:
@@ -451,8 +453,8 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
                 created_result = _insert_encounters(cursors, source_system, now, len(created_values),
                                                     found_before=run is None or run.encounters_before)
                 _recount_visits(now, run.created_after if run is not None else None)
-                if upcoming:
-                    ahead = _match(upcoming, preps_ahead, keys_ahead, *looked_up, now)
+                if upcoming and looked_up is not None:
+                    ahead = _match(upcoming, *looked_up, now)
             updated, created_ids = updated_result(), created_result()
     except (IntegrityError, _EncounterRace) as exc:
         if run is not None:
