@@ -449,12 +449,13 @@ def test_copy_insert_runs_the_meanwhile_work_once_every_row_is_written_and_has_i
         pytest.skip("the COPY path is PostgreSQL's (run with DATABASE_URL=postgres://…)")
     seen: list[list[Any]] = []
     fastsql.copy_insert([], meanwhile=lambda: seen.append([]))
-    patients = [fastsql.new_instance(Patient, name=name) for name in ("甲", "乙")]
+    patients = [fastsql.new_instance(Patient, name=name) for name in ("甲", "乙", "丙")]
     fastsql.copy_insert(patients, meanwhile=lambda: seen.append([(p.pk, p._state.adding) for p in patients]))
     assert seen[0] == []
+    assert [p.pk for p in patients] == sorted({p.pk for p in patients})  # ids ascend in list order, as INSERT gives them
     assert [pk for pk, _adding in seen[1]] == [p.pk for p in patients] and all(pk for pk, _a in seen[1])
     assert not any(adding for _pk, adding in seen[1])
-    assert sorted(Patient.objects.values_list("name", flat=True)) == ["乙", "甲"]
+    assert sorted(Patient.objects.values_list("name", flat=True)) == ["丙", "乙", "甲"]
 
 
 def test_postgresql_analyses_the_stage_once_not_for_every_batch(tmp_path: Path, hook_calls: dict[str, list[Any]]) -> None:
