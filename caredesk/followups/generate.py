@@ -415,10 +415,11 @@ def insert_plans(rows: list[tuple[int, int, int | None, str, date, int | None]])
 
 def _run_insert(sql: str, values: list[tuple[Any, ...]]) -> None:
     """``executemany`` of the one-row statement. SQLite: a C loop over one prepared statement.
-    PostgreSQL: through a cursor that sends the values apart from the statement (``_bound_cursor``),
-    so psycopg sends the rows in one pipeline; Django's own cursors write every value into the SQL
-    text in Python, which for 500 rows cost this process 25–30 ms against 8–11 ms (a VALUES list of
-    500 rows per statement, the former way, as much; docs/benchmarks.md)."""
+    PostgreSQL: through a cursor with server-side binding (``_bound_cursor``), so psycopg sends the
+    values apart from the statement and the rows in one pipeline. Django's cursors bind on the
+    client (psycopg writes every value into the SQL text in Python): a 500-row VALUES list per
+    statement, the former way, cost this process 46–69 µs a row against 18–21 µs now
+    (docs/benchmarks.md)."""
     from django.db import connection
 
     with connection.cursor() if connection.vendor != "postgresql" else _bound_cursor() as cur:

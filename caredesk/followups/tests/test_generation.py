@@ -253,3 +253,28 @@ def test_planning_encounters_given_by_id_costs_the_same_queries_for_one_or_many(
         result = generate.generate_for_encounters(ids, today=date(2026, 3, 21))
     assert result.encounters == 4
     assert FollowupPlan.objects.filter(template=surgery).count() == 4
+
+
+def test_plans_and_tasks_go_in_whole_over_several_batches_and_a_second_insert_adds_nothing(monkeypatch):
+    """``insert_plans``/``insert_tasks`` (``executemany``; on PostgreSQL with the values bound on the
+    server): every value arrives as given, quotes, placeholders and Chinese included, in batches,
+    and the conflict clause keeps a repeat out."""
+    from django.utils import timezone
+
+    monkeypatch.setattr(generate, "TASK_BATCH", 3)
+    template = PlanTemplate.objects.get(code=DISCHARGE)
+    patients = [make_patient(name=f"测试{i}") for i in range(4)]
+    keys = ["enc:1", "it's \\ %s $1 ；出院", "enc:3", "enc:4"]
+    rows = [(template.pk, p.pk, None, key, date(2026, 3, i + 1), None) for i, (p, key) in enumerate(zip(patients, keys, strict=True))]
+    generate.insert_plans(rows)
+    generate.insert_plans(rows)
+    assert sorted(FollowupPlan.objects.values_list("source_key", "patient_id", "trigger_date")) == sorted(
+        (key, p.pk, date(2026, 3, i + 1)) for i, (p, key) in enumerate(zip(patients, keys, strict=True)))
+    plans = {plan.source_key: plan for plan in FollowupPlan.objects.all()}
+    now = timezone.now()
+    tasks = [generate.TaskRow(plans[key].pk, None, f"step'{n}", p.pk, None, None, date(2026, 4, n + 1), "phone", n, now)
+             for p, key in zip(patients, keys, strict=True) for n in range(2)]
+    generate.insert_tasks(tasks)
+    generate.insert_tasks(tasks)
+    stored = sorted(FollowupTask.objects.values_list("plan_id", "step_key", "due_date", "priority", "created_at"))
+    assert stored == sorted((t.plan_id, t.step_key, t.due_date, t.priority, now) for t in tasks)
