@@ -202,6 +202,12 @@ def run_import(path: Path, vendor: str, method: str, rerun: bool, batch_size: in
           f"cpu={HOOK_TIME['cpu']:.1f}s ({HOOK_TIME['cpu'] / cpu:.0%})")
     print(f"[{vendor}/{method}] limit {limit:.0f}s: ratio wall={elapsed / limit:.2f} cpu={cpu / limit:.2f}; "
           f"baseline({'COPY' if connection.vendor == 'postgresql' else 'executemany'})={base:.1f}s ratio={elapsed / base:.1f}x")
+    # the CPU of every process the import ran on (this one, its children, the server's backend), spread over the
+    # cores: the least wall time the run could take here. Steadier between runs than the wall time on a shared machine.
+    total = cpu + child_cpu() + (server1 - server0 if server0 is not None and server1 is not None else 0.0)
+    cores = os.cpu_count() or 1
+    print(f"[{vendor}/{method}] cpu of all processes={total:.1f}s on {cores} cores: floor={total / cores:.1f}s "
+          f"(ratio {total / cores / limit:.2f}; wall / floor={elapsed * cores / total:.2f})")
     if not rerun:
         return
     t, cpu = time.perf_counter(), time.process_time()
