@@ -165,7 +165,7 @@ def restore(deferred: dict[str, Any]) -> None:
 def fill_name_suffixes(cur: Any, after_id: int) -> None:
     """The suffix rows (``PatientNameSuffix``) of every patient whose id is above ``after_id``, as the
     name-suffix triggers write them; rows already there are kept."""
-    from .models import NAME_MAX_LENGTH, Patient, PatientNameSuffix
+    from .models import Patient, PatientNameSuffix
 
     pt, st = Patient._meta.db_table, PatientNameSuffix._meta.db_table
     if connection.vendor == "postgresql":
@@ -173,7 +173,10 @@ def fill_name_suffixes(cur: Any, after_id: int) -> None:
                     f"FROM {pt} p, generate_series(2, char_length(p.name)) AS pos WHERE p.id > %s ORDER BY 1, 2 "
                     "ON CONFLICT DO NOTHING", [after_id])
     else:
-        positions = ", ".join(f"({n})" for n in range(2, NAME_MAX_LENGTH + 1))
-        cur.execute(f"INSERT OR IGNORE INTO {st} (suffix, patient_id) SELECT substr(p.name, pos.column1), p.id "  # noqa: S608
-                    f"FROM {pt} p JOIN (VALUES {positions}) AS pos ON pos.column1 <= length(p.name) "
-                    "WHERE p.id > %s ORDER BY 1, 2", [after_id])
+        # each name's own positions, counted up in a recursive CTE: a join with the list of every
+        # possible position (2–60) tested each patient against all 59 and took three times as long
+        # (5.5 s against 1.7 s for 197,000 patients, docs/benchmarks.md)
+        cur.execute(f"INSERT OR IGNORE INTO {st} (suffix, patient_id) WITH RECURSIVE s(id, name, pos) AS ("  # noqa: S608
+                    f"SELECT id, name, 2 FROM {pt} WHERE id > %s AND length(name) >= 2 "
+                    "UNION ALL SELECT id, name, pos + 1 FROM s WHERE pos < length(name)) "
+                    "SELECT substr(name, pos), id FROM s ORDER BY 1, 2", [after_id])
