@@ -190,7 +190,8 @@ def run_import(path: Path, vendor: str, method: str, rerun: bool, batch_size: in
     cpu = time.process_time() - cpu
     load1 = os.getloadavg()[0]
     server1 = server_cpu()
-    server = f" server_backend: cpu={server1 - server0:.1f}s" if server0 is not None and server1 is not None else ""
+    server_used = server1 - server0 if server0 is not None and server1 is not None else None
+    server = f" server_backend: cpu={server_used:.1f}s" if server_used is not None else ""
     base = baseline_postgres(path) if connection.vendor == "postgresql" else baseline_sqlite(path)
     limit = LIMITS.get(connection.vendor, 180.0)
     print(f"[{vendor}/{method}] rows={rows} imported={run.imported} updated={run.updated} unchanged={run.unchanged} "
@@ -204,7 +205,7 @@ def run_import(path: Path, vendor: str, method: str, rerun: bool, batch_size: in
           f"baseline({'COPY' if connection.vendor == 'postgresql' else 'executemany'})={base:.1f}s ratio={elapsed / base:.1f}x")
     # the CPU of every process the import ran on (this one, its children, the server's backend), spread over the
     # cores: the least wall time the run could take here. Steadier between runs than the wall time on a shared machine.
-    total = cpu + child_cpu() + (server1 - server0 if server0 is not None and server1 is not None else 0.0)
+    total = cpu + child_cpu() + (server_used or 0.0)
     cores = os.cpu_count() or 1
     print(f"[{vendor}/{method}] cpu of all processes={total:.1f}s on {cores} cores: floor={total / cores:.1f}s "
           f"(ratio {total / cores / limit:.2f}; wall / floor={elapsed * cores / total:.2f})")
