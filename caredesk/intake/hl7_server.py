@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connection
 
+from caredesk.patients import pinyin
 from caredesk.patients.directory import Directory
 from caredesk.patients.hooks import DeferredPlanning
 
@@ -140,6 +141,8 @@ def _handler(directory: Directory, running: set[asyncio.Task[None]]):
 
 async def serve(host: str, port: int, ready: asyncio.Event | None = None) -> None:
     running: set[asyncio.Task[None]] = set()
+    # before listening: the first message's new patient would otherwise wait for the dictionaries
+    pinyin.preload()
     server = await asyncio.start_server(_handler(Directory(), running), host, port)
     log.info("hl7 listener on %s:%s", host, port)
     if ready is not None:

@@ -80,7 +80,9 @@ def _match(data: PatientData) -> tuple[Patient | None, tuple[str, str] | None]:
         found = _probe("name = %s AND mobile_bidx = %s", [data.name.strip(), pii.blind_index("phone", data.mobile)])
     if found is None:
         return None, None
-    patient = Patient.objects.get(pk=found)
+    patient = fastsql.first(Patient, pk=found)
+    if patient is None:
+        raise Patient.DoesNotExist(f"patient {found} went away while matched")
     # Just read in this transaction: only a merged record needs following to its survivor.
     if patient.merged_into_id is not None:
         return resolve_survivor(patient), None
@@ -328,7 +330,7 @@ def record_encounter(
         values["status"] = Encounter.Status.DISCHARGED
     encounter = None
     if _encounter_exists(data.source_system, data.source_id):  # cheap check first: most feed encounters are new
-        encounter = Encounter.objects.select_for_update().filter(source_system=data.source_system, source_id=data.source_id).first()
+        encounter = fastsql.first(Encounter, for_update=True, source_system=data.source_system, source_id=data.source_id)
     if encounter is None:
         encounter = Encounter(patient=patient, source_system=data.source_system, source_id=data.source_id,
                               feed_event_at=as_of)

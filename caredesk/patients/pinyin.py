@@ -60,6 +60,14 @@ def _char_pinyin(char: str) -> str | None:
     return syllables[0] if len(syllables) == 1 else None
 
 
+def preload() -> None:
+    """Load pypinyin's dictionaries now rather than with the first name (~0.3 s, ~66 MB): for a
+    process that indexes names all day, such as the HL7 listener, whose first message would
+    otherwise wait for them."""
+    _phrases()
+    _char_pinyin("张")
+
+
 @lru_cache(maxsize=1)
 def _phrases() -> Collection[str]:
     """pypinyin's phrase dictionary (imported on first use: its dictionaries take ~66 MB)."""

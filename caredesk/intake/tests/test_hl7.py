@@ -88,6 +88,21 @@ class Client:
         self.sock.close()
 
 
+@pytest.fixture
+def pinyin_unloaded():
+    from caredesk.patients import pinyin
+
+    pinyin._phrases.cache_clear()
+    pinyin._char_pinyin.cache_clear()
+
+
+def test_the_listener_loads_the_pinyin_dictionaries_before_it_listens(pinyin_unloaded, listener):
+    """Otherwise the first new patient's message waits ~0.3 s for them (before its ACK)."""
+    from caredesk.patients import pinyin
+
+    assert pinyin._phrases.cache_info().currsize == 1 and pinyin._char_pinyin.cache_info().currsize == 1
+
+
 def test_admit_then_discharge_ends_discharged_and_acks_echo_the_control_id(listener):
     client = Client(listener)
     ack = client.send(adt("A01", "C1"))
