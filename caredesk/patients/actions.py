@@ -21,6 +21,8 @@ from .directory import Directory
 from .models import Consent, Encounter, Patient, PatientIdentifier, Segment
 from .validators import id_number_facts
 
+# what ``Patient.refresh_derived_fields`` writes
+_DERIVED_FIELDS = ("name", "name_pinyin", "name_initials", "id_number", "id_number_bidx", "mobile", "mobile_bidx", "mobile_last4")
 _PLAIN_FIELDS = ("name", "birth_date", "outpatient_no", "inpatient_no", "insurance_no", "source_channel", "address")
 
 
@@ -187,9 +189,9 @@ def upsert_patient(
         changed.append("other_phones")
     if changed:
         patient.refresh_derived_fields()
-        patient.save()
+        fastsql.update(patient, [*changed, *_DERIVED_FIELDS, *(["feed_event_at"] if newer else [])])
     elif newer:
-        Patient.objects.filter(pk=patient.pk).update(feed_event_at=as_of)
+        fastsql.update(patient, ["feed_event_at"], auto_now=False)
     added = _add_identifiers(patient, data.identifiers, matched=matched)
     if added:
         changed.append("identifiers")
@@ -366,12 +368,12 @@ def record_encounter(
         changed.append("patient")
     if not changed:
         if newer:
-            Encounter.objects.filter(pk=encounter.pk).update(feed_event_at=as_of)
+            fastsql.update(encounter, ["feed_event_at"], auto_now=False)
         return encounter, "unchanged"
     for name in changed:
         if name != "patient":
             setattr(encounter, name, values[name])
-    encounter.save()
+    fastsql.update(encounter, [*changed, *(["feed_event_at"] if newer else [])])
     if {"visit_at", "admitted_at", "patient"} & set(changed) or Encounter.Status.CANCELLED in (before, encounter.status):
         refresh_visit_stats(patient)  # the visit figures only move with these
     if moved_from is not None:

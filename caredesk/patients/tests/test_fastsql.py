@@ -48,3 +48,29 @@ def test_first_matches_several_fields_takes_the_lowest_id_and_can_lock() -> None
     assert read.pk == rows[1].pk and _values(read) == _values(Encounter.objects.get(pk=rows[1].pk))
     assert fastsql.first(Encounter, patient_id=patient.pk).pk == rows[0].pk  # by attname, lowest id first
     assert fastsql.first(Encounter, patient=patient.pk, source_id="V2") is None
+
+
+def test_update_writes_the_named_fields_and_the_time_as_save_with_update_fields_does() -> None:
+    from caredesk.accounts.models import Department
+
+    first_owner, second_owner = Patient.objects.create(name="张三"), Patient.objects.create(name="李四", mobile="13800000000")
+    dept = Department.objects.create(code="GK", name="骨科")
+    enc = Encounter.objects.create(patient=first_owner, source_system="HL7:A", source_id="V1", visit_at=AT, diagnosis_text="旧")
+    Encounter.objects.filter(pk=enc.pk).update(diagnosis_text="别处改过")  # not named below: must stay
+    before = enc.updated_at
+    enc.discharged_at, enc.status, enc.department, enc.patient = AT, "discharged", dept, second_owner
+    with CaptureQueriesContext(connection) as queries:
+        fastsql.update(enc, ["discharged_at", "status", "department", "patient"])
+    assert len(queries.captured_queries) == 1
+    stored = Encounter.objects.get(pk=enc.pk)
+    assert (stored.discharged_at, stored.status, stored.department_id, stored.patient_id) == (AT, "discharged", dept.pk, second_owner.pk)
+    assert stored.diagnosis_text == "别处改过" and stored.updated_at == enc.updated_at > before
+
+    second_owner.mobile, second_owner.feed_event_at = "13911112222", AT
+    fastsql.update(second_owner, ["mobile"])
+    fastsql.update(second_owner, ["feed_event_at"], auto_now=False)
+    stored_patient = Patient.objects.get(pk=second_owner.pk)
+    assert stored_patient.mobile == "13911112222" and stored_patient.feed_event_at == AT
+    assert stored_patient.updated_at == second_owner.updated_at  # the second call left the time alone
+    with pytest.raises(ValueError, match="existing rows"):
+        fastsql.update(Patient(name="新"), ["name"])
