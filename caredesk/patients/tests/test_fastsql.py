@@ -1,4 +1,5 @@
-"""``fastsql.first`` reads what the ORM reads: the same instance, field by field, in one query."""
+"""``fastsql.first`` reads what the ORM reads (the same instance, field by field, in one query) and
+``fastsql.update`` writes what ``save(update_fields=…)`` writes."""
 
 from __future__ import annotations
 
