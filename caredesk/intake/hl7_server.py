@@ -133,7 +133,8 @@ async def serve(host: str, port: int, ready: asyncio.Event | None = None) -> Non
     pinyin.preload()
     directory = Directory()
     loop = asyncio.get_running_loop()
-    listener = socket.create_server((host, port))
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]  # IPv4 or IPv6
+    listener = socket.create_server((host, port), family=family)
     listener.setblocking(False)
     open_connections: dict[threading.Thread, socket.socket] = {}
     log.info("hl7 listener on %s:%s", host, port)
