@@ -20,7 +20,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.db.models import Count, Max, Min, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -38,33 +37,6 @@ PATIENT_UPDATE_FIELDS = ["name", "sex", "birth_date", "id_number", "mobile", "ad
 PATIENT_STATS_FIELDS = ["first_visit_at", "last_visit_at", "visit_count", "is_deceased", "deceased_at", "updated_at"]
 ENCOUNTER_UPDATE_FIELDS = ["patient", "kind", "department", "department_name", "doctor", "doctor_name", "diagnosis_text",
                            "visit_at", "admitted_at", "discharged_at", "visit_type", "outcome", "status", "updated_at"]
-
-
-def _update_rows(model: Any, objs: list[Any], field_names: list[str]) -> None:
-    """``UPDATE … WHERE id = %s`` through ``executemany``: one statement per row in one round of the
-    driver. Django's ``bulk_update`` builds a CASE expression per field and row, which costs seconds
-    per thousand rows; this costs milliseconds. Values are converted as each field's
-    ``get_db_prep_save`` would (encrypted fields encrypted, datetimes adapted), through the same
-    per-field converters as ``fastsql.insert_many``."""
-    if not objs:
-        return
-    from caredesk.patients.fastsql import _converter
-
-    fields = [model._meta.get_field(name) for name in field_names]
-    qn = connection.ops.quote_name
-    sql = (f"UPDATE {qn(model._meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in fields)} "  # noqa: S608
-           f"WHERE {qn(model._meta.pk.column)} = %s")
-    plan = [(f.attname, _converter(f)) for f in fields]  # get_db_prep_save without its per-value dispatch
-    params = []
-    for o in objs:
-        row = []
-        for attname, convert in plan:
-            value = getattr(o, attname)
-            row.append(value if convert is None or value is None else convert(value))
-        row.append(o.pk)
-        params.append(row)
-    with connection.cursor() as cur:
-        cur.executemany(sql, params)
 
 
 @lru_cache(maxsize=65536)
@@ -316,7 +288,7 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
         enc.updated_at = now
         enc.patient_id = owner[id(enc)].pk
     if to_update:
-        _update_rows(Encounter, list(to_update.values()), ENCOUNTER_UPDATE_FIELDS)
+        fastsql.update_many(list(to_update.values()), ENCOUNTER_UPDATE_FIELDS, auto_now=False)  # updated_at set above
 
     # 4. visit figures of the existing patients touched, deaths, then one UPDATE per patient changed
     touched = {p.pk: p for p in row_patient if id(p) not in fresh}
@@ -338,11 +310,11 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
             deceased.append(p)
     for p in dirty.values():
         p.updated_at = now
-    _update_rows(Patient, list(dirty.values()), PATIENT_UPDATE_FIELDS)  # identity changed: every field
+    fastsql.update_many(list(dirty.values()), PATIENT_UPDATE_FIELDS, auto_now=False)  # identity changed: every field
     only_stats = [p for key, p in stats_dirty.items() if key not in dirty]
     for p in only_stats:
         p.updated_at = now
-    _update_rows(Patient, only_stats, PATIENT_STATS_FIELDS)  # figures only: nothing re-encrypted
+    fastsql.update_many(only_stats, PATIENT_STATS_FIELDS, auto_now=False)  # figures only: nothing re-encrypted
     refresh_visit_stats_of(moved_from)  # former owners of moved encounters (after the writes above)
 
     # 5. domain hooks, as the actions call them, for the encounters any module can still plan from

@@ -75,3 +75,16 @@ def test_update_writes_the_named_fields_and_the_time_as_save_with_update_fields_
     assert stored_patient.updated_at == second_owner.updated_at  # the second call left the time alone
     with pytest.raises(ValueError, match="existing rows"):
         fastsql.update(Patient(name="新"), ["name"])
+
+
+def test_update_many_writes_each_rows_own_values_in_one_statement() -> None:
+    patient = Patient.objects.create(name="张三")
+    rows = [Encounter.objects.create(patient=patient, source_system="HIS", source_id=f"V{i}", visit_at=AT) for i in range(3)]
+    stamp = datetime(2026, 3, 2, 8, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    for i, enc in enumerate(rows[:2]):
+        enc.status, enc.updated_at = f"s{i}", stamp  # the caller's own time: auto_now=False keeps it
+    with CaptureQueriesContext(connection) as queries:
+        fastsql.update_many(rows[:2], ["status", "updated_at"], auto_now=False)
+    assert len(queries.captured_queries) == 1
+    stored = {e.source_id: (e.status, e.updated_at) for e in Encounter.objects.all()}
+    assert stored["V0"] == ("s0", stamp) and stored["V1"] == ("s1", stamp) and stored["V2"][0] != "s0"
