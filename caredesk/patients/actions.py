@@ -21,8 +21,6 @@ from .directory import Directory
 from .models import Consent, Encounter, Patient, PatientIdentifier, Segment
 from .validators import id_number_facts
 
-# what ``Patient.refresh_derived_fields`` writes
-_DERIVED_FIELDS = ("name", "name_pinyin", "name_initials", "id_number", "id_number_bidx", "mobile", "mobile_bidx", "mobile_last4")
 # the choices' values, once: ``Choices.values`` builds its list again on every access (4–7 µs)
 _CUSTOMER_TYPES = frozenset(Patient.CustomerType.values)
 _KINDS, _VISIT_TYPES = frozenset(Encounter.Kind.values), frozenset(Encounter.VisitType.values)
@@ -193,7 +191,7 @@ def upsert_patient(
         changed.append("other_phones")
     if changed:
         patient.refresh_derived_fields()
-        fastsql.update(patient, [*changed, *_DERIVED_FIELDS, *(["feed_event_at"] if newer else [])])
+        fastsql.update(patient, [*changed, *Patient.DERIVED_FIELDS, *(["feed_event_at"] if newer else [])])
     elif newer:
         fastsql.update(patient, ["feed_event_at"], auto_now=False)
     added = _add_identifiers(patient, data.identifiers, matched=matched)
@@ -258,15 +256,6 @@ def refresh_visit_stats_of(patient_ids: Iterable[int]) -> None:
         first_visit_at=Subquery(live.annotate(f=Min(at)).values("f")),
         last_visit_at=Subquery(live.annotate(last=Max(at)).values("last")),
     )
-
-
-def _encounter_exists(source_system: str, source_id: str) -> bool:
-    """One indexed probe in plain SQL (the ORM's query building costs more than the lookup)."""
-    table = connection.ops.quote_name(Encounter._meta.db_table)
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT 1 FROM {table} WHERE source_system = %s AND source_id = %s LIMIT 1",  # noqa: S608
-                    [source_system, source_id])
-        return cur.fetchone() is not None
 
 
 def _count_new_visit(patient: Patient, at: datetime | None) -> None:
@@ -334,9 +323,8 @@ def record_encounter(
     values = {k: v for k, v in values.items() if v not in (None, "")}
     if "status" not in values and data.discharged_at:
         values["status"] = Encounter.Status.DISCHARGED
-    encounter = None
-    if _encounter_exists(data.source_system, data.source_id):  # cheap check first: most feed encounters are new
-        encounter = fastsql.first(Encounter, for_update=True, source_system=data.source_system, source_id=data.source_id)
+    # one indexed read in plain SQL, nothing found for most feed encounters (they are new)
+    encounter = fastsql.first(Encounter, for_update=True, source_system=data.source_system, source_id=data.source_id)
     if encounter is None:
         encounter = Encounter(patient=patient, source_system=data.source_system, source_id=data.source_id,
                               feed_event_at=as_of)

@@ -192,6 +192,12 @@ def copy_insert(objs: list[Any], *, meanwhile: Callable[[], None] | None = None)
                 meanwhile()
 
 
+def _fields_by_name(model: type[models.Model]) -> dict[str, Any]:
+    """The concrete fields by name and by attname (``patient`` and ``patient_id`` alike)."""
+    fields = model._meta.concrete_fields
+    return {f.name: f for f in fields} | {f.attname: f for f in fields}
+
+
 @lru_cache(maxsize=32)
 def _select_plan(model: type[models.Model], columns: tuple[str, ...], for_update: bool, vendor: str
                  ) -> tuple[str, list[str], list[tuple[int, list[Any], Any]]]:
@@ -202,7 +208,7 @@ def _select_plan(model: type[models.Model], columns: tuple[str, ...], for_update
     qn = connection.ops.quote_name
     fields = list(meta.concrete_fields)
     table = str(meta.db_table)
-    by_name = {f.name: f for f in fields} | {f.attname: f for f in fields}
+    by_name = _fields_by_name(model)
     where = " AND ".join(f"{qn(str(by_name[c].column))} = %s" for c in columns)
     pk = qn(str(meta.pk.column)) if meta.pk is not None else "id"
     lock = " FOR UPDATE" if for_update and connection.features.has_select_for_update else ""
@@ -247,8 +253,8 @@ def _update_plan(model: type[models.Model], names: tuple[str, ...], auto_now: bo
     the ``auto_now`` ones (as ``save(update_fields=…)`` sets them) unless ``auto_now`` is False (then
     an ``auto_now`` field that is named takes the object's value)."""
     meta = model._meta
-    concrete = {f.name: f for f in meta.concrete_fields} | {f.attname: f for f in meta.concrete_fields}
-    fields = list(dict.fromkeys(concrete[n] for n in names))
+    by_name = _fields_by_name(model)
+    fields = list(dict.fromkeys(by_name[n] for n in names))
     if auto_now:
         fields += [f for f in meta.concrete_fields if getattr(f, "auto_now", False) and f not in fields]
     qn = connection.ops.quote_name

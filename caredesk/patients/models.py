@@ -272,6 +272,10 @@ class Patient(models.Model):
     def __str__(self) -> str:
         return f"{pii.mask_name(self.name)} #{self.pk}"
 
+    # what ``refresh_derived_fields`` writes (a partial update after it names these)
+    DERIVED_FIELDS = ("name", "name_pinyin", "name_initials", "id_number", "id_number_bidx", "mobile", "mobile_bidx",
+                      "mobile_last4")
+
     def refresh_derived_fields(self) -> None:
         self.name = (self.name or "").strip()
         self.name_pinyin, self.name_initials = name_to_pinyin(self.name)
