@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from caredesk.core import pii
+from caredesk.core.fields import CodeField
 from caredesk.core.pii import EncryptedTextField
 
 from .pinyin import name_to_pinyin
@@ -211,14 +212,14 @@ class Patient(models.Model):
     sex = models.CharField(_("性别"), max_length=1, choices=Sex.choices, default=Sex.UNKNOWN)
     birth_date = models.DateField(_("出生日期"), null=True, blank=True)
     id_number = EncryptedTextField(_("身份证号"), blank=True)
-    id_number_bidx = models.CharField(max_length=64, blank=True)
+    id_number_bidx = CodeField(max_length=64, blank=True)
     mobile = EncryptedTextField(_("手机号"), blank=True)
-    mobile_bidx = models.CharField(max_length=64, blank=True)
+    mobile_bidx = CodeField(max_length=64, blank=True)
     mobile_last4 = models.CharField(_("手机尾号"), max_length=4, blank=True)
     other_phones = EncryptedTextField(_("其他电话"), blank=True)
     address = EncryptedTextField(_("地址"), blank=True)
-    outpatient_no = models.CharField(_("门诊号"), max_length=40, blank=True)
-    inpatient_no = models.CharField(_("住院号"), max_length=40, blank=True)
+    outpatient_no = CodeField(_("门诊号"), max_length=40, blank=True)
+    inpatient_no = CodeField(_("住院号"), max_length=40, blank=True)
     insurance_no = models.CharField(_("医保号"), max_length=40, blank=True)
     source_channel = models.CharField(_("媒体来源"), max_length=60, blank=True)
     customer_type = models.CharField(_("客户类型"), max_length=12, choices=CustomerType.choices, default=CustomerType.OUTPATIENT)
@@ -294,8 +295,8 @@ class Patient(models.Model):
 
 class PatientIdentifier(models.Model):
     patient = models.ForeignKey(Patient, verbose_name=_("患者"), on_delete=models.CASCADE, related_name="identifiers")
-    system = models.CharField(_("来源系统"), max_length=120)
-    value = models.CharField(_("标识"), max_length=120)
+    system = CodeField(_("来源系统"), max_length=120)
+    value = CodeField(_("标识"), max_length=120)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
 
     class Meta:
@@ -371,8 +372,8 @@ class Encounter(models.Model):
     patient = models.ForeignKey(Patient, verbose_name=_("患者"), on_delete=models.CASCADE, related_name="encounters",
                                 db_index=False)
     kind = models.CharField(_("类别"), max_length=10, choices=Kind.choices)
-    source_system = models.CharField(_("来源系统"), max_length=120)
-    source_id = models.CharField(_("来源流水号"), max_length=120)
+    source_system = CodeField(_("来源系统"), max_length=120)
+    source_id = CodeField(_("来源流水号"), max_length=120)
     department = models.ForeignKey(
         "accounts.Department",
         verbose_name=_("科室"),
