@@ -307,9 +307,10 @@ def _restore_indexes(run: ImportRun) -> None:
 
     if run.deferred_indexes is None:
         return
+    fresh = not connection.in_atomic_block  # nothing written before in this transaction (bulkload.restore)
     try:
         with transaction.atomic():
-            bulkload.restore(run.deferred_indexes)
+            bulkload.restore(run.deferred_indexes, parallel=fresh)
             run.deferred_indexes = None
             run.save(update_fields=["deferred_indexes"])
     except Exception:  # kept on the run: the next import or migrate tries again

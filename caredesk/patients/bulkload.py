@@ -27,6 +27,7 @@ searches give correct results, only slower, except "name contains" for the patie
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -148,18 +149,66 @@ def _idempotent(sql: str) -> str:
 
 
 @transaction.atomic
-def restore(deferred: dict[str, Any]) -> None:
+def restore(deferred: dict[str, Any], *, parallel: bool = False) -> None:
     """Build again what ``defer`` dropped and fill the name suffixes of the patients added since. The
-    trigger comes back first, in the same transaction: a patient another writer adds meanwhile is
-    either seen by the fill or written after the trigger is back."""
+    trigger comes back first: a patient another writer adds meanwhile is either seen by the fill or
+    written after the trigger is back.
+
+    ``parallel`` (PostgreSQL; for a caller whose transaction wrote nothing before, as an import's own
+    rebuild, so that a second connection sees the same rows and waits for no lock of it): the fill runs
+    at the same time on a second connection, in a thread, while this one builds the indexes and foreign
+    keys; each is one core's work (about 1.8 s and 3.4 s after a million rows). Enabling the trigger
+    locks the patient table against writers until this transaction commits, and the fill starts after
+    that, so it still sees every patient written without the trigger. Its rows commit on their own: if
+    this transaction then fails, the run keeps its statements and the next rebuild fills nothing twice
+    (``ON CONFLICT DO NOTHING``)."""
+    statements = [_idempotent(sql) for sql in deferred["restore"]]
+    triggers = [sql for sql in statements if _TRIGGER.search(sql)]
     with connection.cursor() as cur, _no_pending_checks(cur):
-        for sql in deferred["restore"]:
-            cur.execute(_idempotent(sql))
-        fill_name_suffixes(cur, deferred["after_id"])
+        for sql in triggers:
+            cur.execute(sql)
+        with _filling(deferred["after_id"], cur, parallel=parallel):
+            for sql in statements:
+                if sql not in triggers:
+                    cur.execute(sql)
         if connection.vendor == "postgresql":
             from .models import Encounter, Patient
 
             cur.execute(f"ANALYZE {Patient._meta.db_table}, {Encounter._meta.db_table}")
+
+
+_TRIGGER = re.compile(r"\b(ENABLE|CREATE)\s+TRIGGER\b", re.IGNORECASE)
+
+
+@contextmanager
+def _filling(after_id: int, cur: Any, *, parallel: bool) -> Iterator[None]:
+    """The name suffixes filled while the block runs (on a second connection, see ``restore``), or
+    after it on this one."""
+    if not parallel or connection.vendor != "postgresql":
+        yield
+        fill_name_suffixes(cur, after_id)
+        return
+    failure: list[BaseException] = []
+
+    def fill() -> None:
+        from django.db import connection as own  # this thread's own connection
+
+        try:
+            with transaction.atomic(), own.cursor() as helper:
+                fill_name_suffixes(helper, after_id)
+        except BaseException as exc:  # raised again in the caller's thread
+            failure.append(exc)
+        finally:
+            own.close()
+
+    thread = threading.Thread(target=fill, name="caredesk-suffix-fill")
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+    if failure:
+        raise failure[0]
 
 
 def fill_name_suffixes(cur: Any, after_id: int) -> None:

@@ -149,3 +149,55 @@ def test_postgresql_leaves_room_on_patient_pages_for_hot_updates() -> None:
     with connection.cursor() as cur:
         cur.execute("SELECT reloptions FROM pg_class WHERE relname = 'patients_patient'")
         assert cur.fetchone()[0] == ["fillfactor=75"]
+
+
+
+@pytest.mark.django_db(transaction=True)  # committed rows: the fill's own connection must see them
+def test_postgresql_fills_the_suffixes_on_a_second_connection_while_the_indexes_are_built(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An import rebuilds in a transaction of its own, so the suffix fill runs in a thread on its own
+    connection (``bulkload.restore(parallel=True)``), alongside the index builds; the archive,
+    indexes and suffixes are those of the serial rebuild. A failing fill fails the rebuild, which
+    the run then keeps to retry."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the parallel rebuild is PostgreSQL's (run with DATABASE_URL=postgres://…)")
+    import threading
+
+    from caredesk.patients import bulkload
+
+    threads: list[str] = []
+    real_fill, real_restore = bulkload.fill_name_suffixes, bulkload.restore
+
+    def fill(cur: object, after_id: int) -> None:
+        threads.append(threading.current_thread().name)
+        real_fill(cur, after_id)
+
+    monkeypatch.setattr(bulkload, "fill_name_suffixes", fill)
+    monkeypatch.setattr(actions, "DEFER_INDEXES_MIN_BYTES", 0)
+    before = catalogue()
+    rows = random_rows(120, 21)
+    results = []
+    for serial in (True, False):
+        wipe()
+        if serial:
+            monkeypatch.setattr(bulkload, "restore", lambda deferred, parallel=False: real_restore(deferred))
+        else:
+            monkeypatch.setattr(bulkload, "restore", real_restore)
+        run = import_visits(write_csv(tmp_path / f"p{serial}.csv", rows, "gbk"), batch_size=40)
+        assert not run.error and run.deferred_indexes is None
+        assert catalogue() == before
+        results.append((archive(), suffixes()))
+    assert threads == [threading.current_thread().name, "caredesk-suffix-fill"]
+    assert results[0] == results[1] and results[1][1]
+
+    def broken(cur: object, after_id: int) -> None:
+        raise RuntimeError("the fill failed")
+
+    monkeypatch.setattr(bulkload, "fill_name_suffixes", broken)
+    wipe()
+    run = import_visits(write_csv(tmp_path / "broken.csv", rows, "gbk"), batch_size=40)
+    assert run.deferred_indexes is not None  # kept: the rebuild was rolled back
+    assert catalogue() != before
+    monkeypatch.setattr(bulkload, "fill_name_suffixes", real_fill)
+    assert restore_deferred_indexes() == 1
+    assert catalogue() == before and suffixes() == results[0][1]
