@@ -8,7 +8,8 @@ Generates a realistic GBK CSV with the standard Chinese headers (valid identity 
 outpatient visits and inpatient stays, ~0.5% broken rows, about 3 visits per patient), imports it
 into a fresh database and prints rows/s, peak RSS and the ratio to a plain bulk load of the same file
 (PostgreSQL: COPY into an empty table; SQLite: executemany INSERT into an empty table).
-PostgreSQL is used when DATABASE_URL is set (a database named <name>_bench is created and dropped).
+PostgreSQL is used when DATABASE_URL is set: it must name an empty database, which the run migrates and fills
+(create it beforehand, drop it afterwards).
 """
 
 from __future__ import annotations
