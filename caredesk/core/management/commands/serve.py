@@ -23,8 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
 
     def handle(self, *args: Any, **options: Any) -> None:
-        for sub in ("broker/out", "broker/processed", "private"):
-            (settings.DATA_DIR / sub).mkdir(parents=True, exist_ok=True)
+        (settings.DATA_DIR / "private").mkdir(parents=True, exist_ok=True)  # the broker's folders: core.apps
         py = sys.executable
         celery = [py, "-m", "celery", "-A", "config"]
         procs = {
