@@ -14,7 +14,8 @@ from caredesk.core.apps import ensure_broker_folders
 
 def _options(root: Path) -> dict[str, object]:
     return {"data_folder_in": str(root / "broker" / "out"), "data_folder_out": str(root / "broker" / "out"),
-            "processed_folder": str(root / "broker" / "processed"), "store_processed": False}
+            "processed_folder": str(root / "broker" / "processed"), "control_folder": str(root / "broker" / "control"),
+            "store_processed": False}
 
 
 def _publish(options: dict[str, object]) -> None:
@@ -31,6 +32,7 @@ def test_a_message_queued_on_a_fresh_checkout_is_written(tmp_path: Path) -> None
     _publish(options)
     assert len(list((tmp_path / "var" / "broker" / "out").iterdir())) == 1
     assert (tmp_path / "var" / "broker" / "processed").is_dir()
+    assert (tmp_path / "var" / "broker" / "control").is_dir()  # not ./control in the working directory
 
 
 def test_no_folder_for_a_real_broker(tmp_path: Path) -> None:
