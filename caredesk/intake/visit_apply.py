@@ -67,7 +67,7 @@ def _incoming_values(r: VisitRow) -> dict[str, Any]:
         values["mobile"] = pii.normalise("phone", r.mobile)
     if r.sex in ("M", "F"):
         values["sex"] = r.sex
-    if id_number:
+    if id_number and ("birth_date" not in values or "sex" not in values):  # (a file with both columns needs no facts)
         facts = _id_facts(id_number)
         if facts is not None:
             values.setdefault("birth_date", facts[0])

@@ -115,6 +115,9 @@ def test_small_and_big_batches_fill_the_archive_identically(tmp_path: Path, hook
     {"name": "李四", "sex": "F", "birth_date": "1990-01-01", "id_number": OTHER_ID, "outpatient_no": "M1", "inpatient_no": "Z1"},
     {"name": "王五", "id_number": "110101209901014512"},  # passes the file's check digit, not the archive's date check
     {"name": "赵六", "sex": "U"},
+    # one of the two from the file, the other from the identity number
+    {"name": "钱七", "sex": "M", "id_number": GOOD_ID},
+    {"name": "孙八", "sex": "U", "birth_date": "1990-01-01", "id_number": OTHER_ID},
 ])
 def test_the_import_fast_path_derives_patient_values_as_the_archive_does(fields: dict[str, Any]) -> None:
     from datetime import date
