@@ -109,7 +109,7 @@ def _load_known(arrays: dict[str, list[Any]]) -> list[_Known]:
         with connection.cursor() as cur:
             cur.execute(f"SELECT {columns}, p.address FROM {Patient._meta.db_table} p WHERE {where} ORDER BY p.id",  # noqa: S608
                         [value for _c, (_sql, value) in terms])
-            return [_Known(r) for r in cur.fetchall()]
+            return [_Known(r) for r in cur.fetchall()]  # (in a pipeline: waits for the statements sent so far)
     rows: dict[int, tuple[Any, ...]] = {}
     with connection.cursor() as cur:
         for sql, params in _known_queries(arrays):
@@ -355,7 +355,9 @@ def _match(rows: list[VisitRow], preps: list[Prepared], keys_per_row: list[list[
     return _Matched(rows, row_patient, row_changed, new_patients, changed_known)
 
 
-@transaction.atomic  # the stage's rows live until commit (ON COMMIT DELETE ROWS): never apply in autocommit
+# the stage's rows live until commit (ON COMMIT DELETE ROWS): never apply in autocommit. No savepoint of
+# its own: the import's batch has one already (a failed batch rolls back to it), and each costs a round trip
+@transaction.atomic(savepoint=False)
 def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_user: Any = None,
                             run: RunState | None = None) -> list[str]:
     from caredesk.patients import fastsql, hooks
@@ -439,16 +441,17 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     else:
         fastsql.insert_many(new_patients)
         build_stage()
-    _update_known(list(changed_known.values()), now)
     _fill_stage(stage_rows)
-    # the next batch's patients are looked up now (this batch's new and changed ones are in), and
-    # matched while the server applies this batch's encounters (``_pipeline``)
+    # the rest in one pipeline (PostgreSQL: statements sent without waiting for each other): this
+    # batch's changed patients; the next batch's patients looked up (they see this batch's new and
+    # changed ones); this batch's encounters written, while the next batch is matched
     ahead: _Matched | None = None
-    looked_up = _look_up(upcoming) if upcoming else None
     # (cursors closed on the way out: SQLite cannot roll a savepoint back under an unread RETURNING)
     try:
         with ExitStack() as cursors:
             with _pipeline():
+                _update_known(list(changed_known.values()), now)
+                looked_up = _look_up(upcoming) if upcoming else None
                 updated_result = _update_encounters(cursors, source_system, now)
                 created_result = _insert_encounters(cursors, source_system, now, len(created_values),
                                                     found_before=run is None or run.encounters_before)
@@ -613,21 +616,25 @@ def _fill_stage(stage_rows: list[tuple[Any, ...]]) -> None:
 
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
-                        f"{', '.join(f'{n} {pg}' for n, pg, _s in STAGE_COLUMNS)}) ON COMMIT DELETE ROWS")
-            cur.execute(f"TRUNCATE {STAGE}")
+            # a temp table has no statistics: without them the planner may scan encounters. They
+            # outlive TRUNCATE and commits (the row count is then read from the table's size), so the
+            # stage is analysed once per connection, not for every batch; a check is cheaper than
+            # ANALYZE and sees statistics a rolled-back batch took away. The three statements in one
+            # round trip (no parameters: the simple query protocol takes several)
+            cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("  # noqa: S608 - constant names
+                        f"{', '.join(f'{n} {pg}' for n, pg, _s in STAGE_COLUMNS)}) ON COMMIT DELETE ROWS; "
+                        f"TRUNCATE {STAGE}; "
+                        "SELECT 1 FROM pg_stats WHERE schemaname = pg_my_temp_schema()::regnamespace::name "
+                        f"AND tablename = '{STAGE}' LIMIT 1")
+            cur.nextset()
+            cur.nextset()
+            analysed = cur.fetchone() is not None
             # binary: psycopg writes a row in a fifth of the time it takes to format it as text
             with cur.cursor.copy(f"COPY {STAGE} ({', '.join(_NAMES)}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types([pg for _n, pg, _s in STAGE_COLUMNS])
                 for row in stage_rows:
                     copy.write_row(row)
-            # a temp table has no statistics: without them the planner may scan encounters. They
-            # outlive TRUNCATE and commits (the row count is then read from the table's size), so the
-            # stage is analysed once per connection, not for every batch; a check is cheaper than
-            # ANALYZE and sees statistics a rolled-back batch took away
-            cur.execute("SELECT 1 FROM pg_stats WHERE schemaname = pg_my_temp_schema()::regnamespace::name "
-                        "AND tablename = %s LIMIT 1", [STAGE])
-            if cur.fetchone() is None:
+            if not analysed:
                 cur.execute(f"ANALYZE {STAGE}")
         else:
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
@@ -650,9 +657,9 @@ def _fill_stage(stage_rows: list[tuple[Any, ...]]) -> None:
 def _pipeline() -> Iterator[None]:
     """PostgreSQL: the statements executed inside are sent without waiting for each other's results
     (psycopg's pipeline mode), so this process goes on with its own work while the server runs
-    them; their results, and any error (as Django's exception), come on leaving. Results must be
-    read after leaving: a fetch inside waits for every statement sent. Elsewhere each statement
-    runs as it is executed."""
+    them; their results, and any error (as Django's exception), come on leaving. A fetch inside
+    waits for every statement sent so far: a result needed inside (the look-ups) is read before the
+    statements whose results can wait are sent. Elsewhere each statement runs as it is executed."""
     if connection.vendor != "postgresql":
         yield
         return
