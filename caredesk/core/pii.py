@@ -95,6 +95,12 @@ def blind_index(kind: str, value: str) -> str:
     return blind_index_of_normalised(kind, normalise(kind, value))
 
 
+# Hex digits kept of a blind index: 128 of HMAC-SHA256's 256 bits. A collision among even 10^9 values
+# is about 10^-21 likely, and the columns and their indexes are half as wide as with all 64 digits
+# (the look-ups of a bulk import read them for every row; docs/decisions.md, session 22).
+BLIND_INDEX_LENGTH = 32
+
+
 def blind_index_of_normalised(kind: str, value: str, master_b64: str | None = None) -> str:
     """``blind_index`` of a value that is already ``normalise(kind, …)``'s result (bulk paths normalise
     each value once); ``master_b64``: the key setting when the caller has read it already."""
@@ -102,7 +108,16 @@ def blind_index_of_normalised(kind: str, value: str, master_b64: str | None = No
         return ""
     mac = _index_hmac(master_b64 or settings.FIELD_ENCRYPTION_KEY).copy()
     mac.update(f"{kind}:{value}".encode())
-    return mac.hexdigest()
+    return mac.hexdigest()[:BLIND_INDEX_LENGTH]
+
+
+def shorten_blind_indexes(model: Any, fields: tuple[str, ...], length: int) -> None:
+    """For data migrations: the stored blind indexes of ``model`` cut to their first ``length`` digits
+    (an HMAC's leading digits: the value ``blind_index`` gives with that length, no key needed)."""
+    from django.db.models.functions import Substr
+
+    for name in fields:
+        model.objects.filter(**{f"{name}__regex": rf"^.{{{length + 1},}}$"}).update(**{name: Substr(name, 1, length)})
 
 
 class EncryptedTextField(models.TextField):

@@ -41,14 +41,36 @@ def test_blind_index_is_deterministic_normalised_and_keyed():
     assert pii.blind_index("phone", "") == ""
 
 
-def test_blind_index_is_hmac_sha256_of_kind_and_value_under_the_index_key():
-    expected = hmac.new(pii._index_key(), b"phone:13812345678", hashlib.sha256).hexdigest()
+def test_blind_index_is_hmac_sha256_of_kind_and_value_under_the_index_key_cut_to_128_bits():
+    expected = hmac.new(pii._index_key(), b"phone:13812345678", hashlib.sha256).hexdigest()[:32]
     assert pii.blind_index("phone", "138-1234-5678") == expected
     assert pii.blind_index("phone", "138-1234-5678") == expected  # the keyed state is not consumed
     other = base64.b64encode(b"\x01" * 32).decode()
     with override_settings(FIELD_ENCRYPTION_KEY=other):
         assert pii.blind_index("phone", "13812345678") == hmac.new(
-            pii._index_key(), b"phone:13812345678", hashlib.sha256).hexdigest() != expected
+            pii._index_key(), b"phone:13812345678", hashlib.sha256).hexdigest()[:32] != expected
+
+
+@pytest.mark.django_db
+def test_blind_indexes_stored_at_full_length_are_cut_to_what_lookups_compute():
+    """What the data migrations (patients 0009, complaints 0004, surveys 0003) do to values stored
+    before: a patient stored with 64 digits is found again by identity number and mobile."""
+    from caredesk.patients.actions import find_patient
+    from caredesk.patients.data import PatientData
+    from caredesk.patients.models import Patient
+
+    full = {k: hmac.new(pii._index_key(), f"{k}:{v}".encode(), hashlib.sha256).hexdigest() for k, v in
+            (("id_number", ID), ("phone", PHONE))}
+    kept = Patient.objects.create(name="张三", id_number=ID, mobile=PHONE)
+    Patient.objects.filter(pk=kept.pk).update(id_number_bidx=full["id_number"], mobile_bidx=full["phone"])
+    empty = Patient.objects.create(name="李四")
+    assert find_patient(PatientData(name="王五", id_number=ID)) is None  # not found while stored in full
+    pii.shorten_blind_indexes(Patient, ("id_number_bidx", "mobile_bidx"), 32)
+    kept.refresh_from_db()
+    assert (kept.id_number_bidx, kept.mobile_bidx) == (full["id_number"][:32], full["phone"][:32])
+    assert find_patient(PatientData(name="王五", id_number=ID)) == kept
+    assert find_patient(PatientData(name="张三", mobile=PHONE)) == kept
+    assert Patient.objects.get(pk=empty.pk).id_number_bidx == ""
 
 
 def test_encrypted_field_stores_ciphertext_and_reads_clear_text():
