@@ -114,10 +114,14 @@ def blind_index_of_normalised(kind: str, value: str, master_b64: str | None = No
 def shorten_blind_indexes(model: Any, fields: tuple[str, ...], length: int) -> None:
     """For data migrations: the stored blind indexes of ``model`` cut to their first ``length`` digits
     (an HMAC's leading digits: the value ``blind_index`` gives with that length, no key needed)."""
+    from django.db.models import Q
     from django.db.models.functions import Substr
 
+    longer = Q()
     for name in fields:
-        model.objects.filter(**{f"{name}__regex": rf"^.{{{length + 1},}}$"}).update(**{name: Substr(name, 1, length)})
+        longer |= Q(**{f"{name}__regex": rf"^.{{{length + 1},}}$"})
+    # one UPDATE: each row is rewritten once, whatever number of its columns change
+    model.objects.filter(longer).update(**{name: Substr(name, 1, length) for name in fields})
 
 
 class EncryptedTextField(models.TextField):
