@@ -127,6 +127,8 @@ def import_visits(
     ``commit_rows`` rows (a crash keeps what was committed; a re-run changes nothing for rows already
     in). A batch that fails as a whole is rolled back to its savepoint and retried row by row, so one
     bad row is rejected and the others still go in. Audit: one event for the run, with counts.
+    ``progress``: called after each batch with the run and its counts so far (they are saved with
+    each commit, where others can see them).
 
     ``parallel``: read and check the file in a forked child process while this one writes (the
     rows come over a pipe in file order, so the result is the same). None: when the file is at least
