@@ -15,4 +15,4 @@ def shorten(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
     dependencies = [("complaints", "0003_praise_rectification_caselib")]
 
-    operations = [migrations.RunPython(shorten, elidable=False)]
+    operations = [migrations.RunPython(shorten)]

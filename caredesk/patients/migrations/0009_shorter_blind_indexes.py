@@ -16,4 +16,4 @@ def shorten(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
     dependencies = [("patients", "0008_code_columns_byte_order")]
 
-    operations = [migrations.RunPython(shorten, elidable=False)]
+    operations = [migrations.RunPython(shorten)]

@@ -14,4 +14,4 @@ def shorten(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
     dependencies = [("surveys", "0002_stats")]
 
-    operations = [migrations.RunPython(shorten, elidable=False)]
+    operations = [migrations.RunPython(shorten)]
