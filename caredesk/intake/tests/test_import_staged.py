@@ -521,7 +521,7 @@ def test_the_next_batch_is_matched_while_the_server_writes_this_one(tmp_path: Pa
     alone: list[int] = []
     ahead: list[tuple[int, bool]] = []
     real_alone, real_match = visit_stage._look_up_and_match, visit_stage._match
-    monkeypatch.setattr(visit_stage, "_look_up_and_match", lambda rows, now: (alone.append(len(rows)), real_alone(rows, now))[1])
+    monkeypatch.setattr(visit_stage, "_look_up_and_match", lambda rows, *args: (alone.append(len(rows)), real_alone(rows, *args))[1])
 
     def match(rows: list[Any], *args: Any) -> Any:
         pipeline = getattr(connection.connection, "_pipeline", None) if connection.vendor == "postgresql" else None
@@ -550,7 +550,7 @@ def test_a_batch_that_fails_leaves_no_look_ahead_behind(tmp_path: Path, hook_cal
 
     alone: list[int] = []
     real_alone, real_recount = visit_stage._look_up_and_match, visit_stage._recount_visits
-    monkeypatch.setattr(visit_stage, "_look_up_and_match", lambda rows, now: (alone.append(len(rows)), real_alone(rows, now))[1])
+    monkeypatch.setattr(visit_stage, "_look_up_and_match", lambda rows, *args: (alone.append(len(rows)), real_alone(rows, *args))[1])
     calls: list[int] = []
 
     def recount(*args: Any) -> None:
@@ -567,3 +567,60 @@ def test_a_batch_that_fails_leaves_no_look_ahead_behind(tmp_path: Path, hook_cal
     assert Patient.objects.count() == 4
     assert sorted(Patient.objects.values_list("visit_count", flat=True)) == [2] * 4
     assert set(Encounter.objects.values_list("patient_id", flat=True)) == set(Patient.objects.values_list("id", flat=True))
+
+
+def test_a_patients_later_rows_compare_the_address_without_decrypting_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run knows the addresses it sealed (``visit_stage.AddressMemo``): a later row of a patient it
+    created compares its address without decrypting the stored one, and a changed address is still
+    written. An address stored before the run (another ciphertext) is decrypted once, then known."""
+    from caredesk.core import pii
+    from caredesk.patients.models import Patient
+
+    def rows(addresses: list[tuple[str, str]]) -> list[list[str]]:
+        return [STANDARD_HEADERS, *(row(流水号=f"{prefix}{i}", 门诊号=f"M{i // 3}", 姓名="张三", 身份证号="", 手机号="", 地址=address,
+                                        就诊时间=f"2026-03-{10 + i:02d} 09:00") for i, (prefix, address) in enumerate(addresses))]
+
+    decrypted: list[str] = []
+    real_decrypt = pii.decrypt
+    monkeypatch.setattr(pii, "decrypt", lambda token: (decrypted.append(token), real_decrypt(token))[1])
+    # patients M0 and M1, one row a batch: the second and third rows of each find it in the archive
+    first = [("A", "某路1号"), ("A", "某路1号"), ("A", "某路1号"), ("A", "某路2号"), ("A", "某路2号"), ("A", "新路8号")]
+    run = import_visits(write_csv(tmp_path / "a.csv", rows(first), "gbk"), batch_size=1)
+    assert (run.imported, run.rejected) == (6, 0)
+    assert decrypted == []
+    assert sorted((p.outpatient_no, p.address) for p in Patient.objects.all()) == [("M0", "某路1号"), ("M1", "新路8号")]
+
+    Patient.objects.filter(outpatient_no="M0").update(address=pii.encrypt("旧路5号"))  # sealed elsewhere
+    decrypted.clear()
+    run = import_visits(write_csv(tmp_path / "b.csv", rows([("B", "旧路5号"), ("B", "旧路5号"), ("B", "旧路5号")]), "gbk"),
+                        batch_size=1)
+    assert (run.imported, run.rejected) == (3, 0)
+    assert len(decrypted) == 1  # the first row decrypts it, the memo knows it from then on
+    assert Patient.objects.get(outpatient_no="M0").address == "旧路5号"
+
+
+def test_the_address_memo_tells_only_what_it_was_told() -> None:
+    from caredesk.core import pii
+    from caredesk.intake.visit_stage import AddressMemo
+
+    memo = AddressMemo()
+    sealed = memo.seal("某路1号")
+    assert isinstance(sealed, pii.Sealed) and pii.decrypt(sealed) == "某路1号"
+    assert memo.same(sealed, "某路1号") is True
+    assert memo.same(sealed, "某路2号") is False
+    assert memo.same(pii.encrypt("某路1号"), "某路1号") is None  # the same address, another ciphertext: not known
+    memo.LIMIT = 1
+    memo.note("v1:other", "某路3号")
+    assert memo.same("v1:other", "某路3号") is None  # full: forgets nothing, learns nothing more
+    assert memo.same(sealed, "某路1号") is True
+
+
+def test_a_sealed_value_is_stored_as_it_is() -> None:
+    from caredesk.core import pii
+    from caredesk.patients.models import Patient
+
+    field = Patient._meta.get_field("address")
+    token = pii.encrypt("某路1号")
+    assert field.get_prep_value(pii.Sealed(token)) == token
+    assert type(field.get_prep_value(pii.Sealed(token))) is str
+    assert field.get_prep_value("某路1号") != "某路1号"
