@@ -98,6 +98,19 @@ def child_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+def machine_cpu() -> tuple[float, float] | None:
+    """(busy, idle) CPU seconds of the whole machine so far, all cores (Linux: /proc/stat); None elsewhere.
+    Over an import, busy counts what the per-process figures leave out: the planning process's
+    database backend, the server's WAL writer and checkpointer, the kernel's work for them all."""
+    try:
+        ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks[:8]) - idle) / hz, idle / hz
+
+
 def server_cpu() -> float | None:
     """CPU seconds of this connection's PostgreSQL backend so far, when the server runs on this
     machine (read from /proc); None elsewhere or on SQLite."""
@@ -184,12 +197,14 @@ def run_import(path: Path, vendor: str, method: str, rerun: bool, batch_size: in
     rows = sum(1 for _ in path.open("rb")) - 1
     load0 = os.getloadavg()[0]
     server0 = server_cpu()
+    machine0 = machine_cpu()
     t, cpu = time.perf_counter(), time.process_time()
     run = import_visits(path, source_system="HIS", method=method, batch_size=batch_size, commit_rows=commit_rows,
                         defer_indexes=defer_indexes)
     elapsed = time.perf_counter() - t
     cpu = time.process_time() - cpu
     load1 = os.getloadavg()[0]
+    machine1 = machine_cpu()
     server1 = server_cpu()
     server_used = server1 - server0 if server0 is not None and server1 is not None else None
     server = f" server_backend: cpu={server_used:.1f}s" if server_used is not None else ""
@@ -210,6 +225,11 @@ def run_import(path: Path, vendor: str, method: str, rerun: bool, batch_size: in
     cores = os.cpu_count() or 1
     print(f"[{vendor}/{method}] cpu of all processes={total:.1f}s on {cores} cores: floor={total / cores:.1f}s "
           f"(ratio {total / cores / limit:.2f}; wall / floor={elapsed * cores / total:.2f})")
+    if machine0 is not None and machine1 is not None:
+        busy, idle = machine1[0] - machine0[0], machine1[1] - machine0[1]
+        print(f"[{vendor}/{method}] whole machine during the import: busy={busy:.1f}s idle={idle:.1f}s "
+              f"(busy / cores={busy / cores:.1f}s, ratio {busy / cores / limit:.2f}; not counted above: "
+              f"{busy - total:.1f}s)")
     if not rerun:
         return
     t, cpu = time.perf_counter(), time.process_time()
