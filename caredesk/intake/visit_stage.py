@@ -7,7 +7,7 @@ both on the same files and compares the archives), different mechanics:
   门诊号, 住院号, name + mobile, lowest id first, merged records resolved, a later row of the batch
   finds a patient created by an earlier one). Existing patients are loaded as light tuples: identity
   number and mobile are compared through their blind indexes, so nothing is decrypted except an
-  address the file also carries. Blind indexes, pinyin and encryption are computed once per
+  address the file also carries, and that only once a run (``AddressMemo``). Blind indexes, pinyin and encryption are computed once per
   distinct patient and value, never per row. New patients go in with ``COPY`` on PostgreSQL (ids
   taken from the sequence first) and multi-row ``INSERT`` on SQLite; changed ones get an ``UPDATE``
   of the changed columns only.
