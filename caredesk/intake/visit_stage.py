@@ -7,8 +7,8 @@ both on the same files and compares the archives), different mechanics:
   门诊号, 住院号, name + mobile, lowest id first, merged records resolved, a later row of the batch
   finds a patient created by an earlier one). Existing patients are loaded as light tuples: identity
   number and mobile are compared through their blind indexes, so nothing is decrypted except an
-  address the file also carries, and that only once a run (``AddressMemo``). Blind indexes, pinyin and encryption are computed once per
-  distinct patient and value, never per row. New patients go in with ``COPY`` on PostgreSQL (ids
+  address the file also carries, and that at most once a run (``AddressMemo``). Blind indexes,
+  pinyin and encryption are computed once per distinct patient and value, never per row. New patients go in with ``COPY`` on PostgreSQL (ids
   taken from the sequence first) and multi-row ``INSERT`` on SQLite; changed ones get an ``UPDATE``
   of the changed columns only.
 * **Encounters** of the batch are written to a temporary table (``COPY`` on PostgreSQL,
@@ -102,15 +102,15 @@ class _Known:
 
 class AddressMemo:
     """The clear value of stored address ciphertexts the run wrote or decrypted, so that a patient's
-    later rows compare their address without decrypting it again (a million-row file: two thirds of
-    its rows find a patient, and decrypting their addresses took 3.7 s of the importer's time).
+    later rows compare their address without decrypting it again (0.3 µs instead of 2.25 µs; two
+    thirds of a million-row file's rows find a patient).
 
     Kept as ``hash`` of the ciphertext -> ``hash`` of the clear value (64 bits each, salted per
     process, never stored or logged): about 140 bytes a patient (45 MB of the importer's peak for
-    the 316,000 patients of a million rows), at most ``LIMIT`` of them (70 MB). A
-    ciphertext another writer wrote meanwhile is not in it and is decrypted. Two values taken for
-    equal that are not would need the same 64-bit hash for two ciphertexts and for two addresses at
-    once. (An address that differs is told for certain: equal values have equal hashes.)"""
+    the 316,000 patients of a million rows), at most ``LIMIT`` of them (70 MB). A ciphertext another
+    writer wrote meanwhile is not in it and is decrypted. An address that differs from the stored
+    one is told for certain (equal values have equal hashes); one taken for the same would need
+    the same 64-bit hash as the stored one, about one chance in 1.8·10^19 a comparison."""
 
     LIMIT = 500_000
 
