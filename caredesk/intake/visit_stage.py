@@ -91,40 +91,36 @@ class _Known:
         (and the memo told)."""
         if self._address is not None or not self.address_c or memo is None:
             return self.address == value
-        same = memo.same(self.address_c, value)
-        if same is None:
-            memo.note(self.address_c, self.address)
-            return self._address == value
-        if same:
+        if memo.holds(self.address_c, value):
             self._address = value
-        return same
+            return True
+        memo.note(self.address_c, self.address)
+        return self._address == value
 
 
 class AddressMemo:
-    """The clear value of stored address ciphertexts the run wrote or decrypted, so that a patient's
-    later rows compare their address without decrypting it again (0.3 µs instead of 2.25 µs; two
-    thirds of a million-row file's rows find a patient).
+    """Stored address ciphertexts the run wrote or decrypted, with their clear values, so that a
+    patient's later rows with the same address compare it without decrypting it again (0.3 µs
+    instead of 2.25 µs; two thirds of a million-row file's rows find a patient).
 
-    Kept as ``hash`` of the ciphertext -> ``hash`` of the clear value (64 bits each, salted per
-    process, never stored or logged): about 140 bytes a patient (45 MB of the importer's peak for
-    the 316,000 patients of a million rows), at most ``LIMIT`` of them (70 MB). A ciphertext another
-    writer wrote meanwhile is not in it and is decrypted. An address that differs from the stored
-    one is told for certain (equal values have equal hashes); one taken for the same would need
-    the same 64-bit hash as the stored one, about one chance in 1.8·10^19 a comparison."""
+    Kept as one ``hash`` of (ciphertext, clear value) each (64 bits, salted per process, never
+    stored or logged): about 60 bytes a patient, at most ``LIMIT`` of them (30 MB). A ciphertext
+    another writer wrote meanwhile is not in it, nor is a changed address: both are decrypted. A
+    changed address taken for the stored one would need the same 64-bit hash, about one chance in
+    1.8·10^19 a comparison."""
 
     LIMIT = 500_000
 
     def __init__(self) -> None:
-        self._known: dict[int, int] = {}
+        self._known: set[int] = set()
 
     def note(self, sealed: str, clear: str) -> None:
         if len(self._known) < self.LIMIT:
-            self._known[hash(sealed)] = hash(clear)
+            self._known.add(hash((sealed, clear)))
 
-    def same(self, sealed: str, clear: str) -> bool | None:
-        """Whether ``sealed`` holds ``clear``; None when this memo does not know ``sealed``."""
-        known = self._known.get(hash(sealed))
-        return None if known is None else known == hash(clear)
+    def holds(self, sealed: str, clear: str) -> bool:
+        """``sealed`` is known to hold ``clear`` (False: not known; it may still hold it)."""
+        return hash((sealed, clear)) in self._known
 
     def seal(self, clear: str) -> pii.Sealed:
         """``clear`` encrypted for storing (``pii.Sealed``), and noted."""
