@@ -104,12 +104,13 @@ class AddressMemo:
     instead of 2.25 µs; two thirds of a million-row file's rows find a patient).
 
     Kept as one ``hash`` of (ciphertext, clear value) each (64 bits, salted per process, never
-    stored or logged): about 60 bytes a patient, at most ``LIMIT`` of them (30 MB). A ciphertext
+    stored or logged): about 90 bytes a patient, at most ``LIMIT`` of them (about 22 MB: the SQLite
+    import of a million rows peaked at 476 MB with 500,000, 447 MB without, of its 500 MB). A ciphertext
     another writer wrote meanwhile is not in it, nor is a changed address: both are decrypted. A
     changed address taken for the stored one would need the same 64-bit hash, about one chance in
     1.8·10^19 a comparison."""
 
-    LIMIT = 500_000
+    LIMIT = 250_000
 
     def __init__(self) -> None:
         self._known: set[int] = set()
