@@ -41,7 +41,7 @@ from django.utils import timezone
 from caredesk.core import pii
 from caredesk.patients.directory import Directory
 
-from .visit_apply import Prepared, prepared
+from .visit_apply import SEALED_FIELDS, Prepared, prepared
 from .visit_file import VisitRow
 
 if TYPE_CHECKING:
@@ -308,6 +308,7 @@ class _Matched:
     row_changed: list[bool]
     new_patients: list[Any]
     changed_known: dict[int, _Known]
+    new_preps: list[Prepared]  # the row that created each new patient, for its ciphertexts (``_seal_new``)
 
     def is_for(self, rows: list[VisitRow]) -> bool:
         return len(rows) == len(self.rows) and all(a is b for a, b in zip(rows, self.rows, strict=True))
@@ -346,6 +347,7 @@ def _match(rows: list[VisitRow], preps: list[Prepared], keys_per_row: list[list[
             key_index.setdefault(key, p)
 
     new_patients: list[Any] = []
+    new_preps: list[Prepared] = []
     changed_known: dict[int, _Known] = {}
     row_patient: list[Any] = []
     row_changed: list[bool] = []
@@ -363,6 +365,7 @@ def _match(rows: list[VisitRow], preps: list[Prepared], keys_per_row: list[list[
             patient.customer_type = Patient.CustomerType.INPATIENT if r.kind == "inpatient" else Patient.CustomerType.OUTPATIENT
             _derive(patient, prep)
             new_patients.append(patient)
+            new_preps.append(prep)
         elif isinstance(patient, _Known):
             for name, value in pvalues.items():
                 if name == "id_number":
@@ -396,7 +399,33 @@ def _match(rows: list[VisitRow], preps: list[Prepared], keys_per_row: list[list[
             key_index.setdefault(key, patient)
         row_patient.append(patient)
         row_changed.append(changed)
-    return _Matched(rows, row_patient, row_changed, new_patients, changed_known)
+    return _Matched(rows, row_patient, row_changed, new_patients, changed_known, new_preps)
+
+
+def _seal_new(new_patients: list[Any], preps: list[Prepared], memo: AddressMemo | None) -> list[tuple[Any, str, str]]:
+    """The new patients' identity values replaced by their ciphertexts (``pii.Sealed``, stored as they
+    are): those the reading process sealed (``visit_apply.Sealer``) while the value is still the one
+    it sealed, the addresses sealed here otherwise, so that the run knows them (``AddressMemo``).
+    Returns (patient, field, clear value) to put back once written."""
+    clear: list[tuple[Any, str, str]] = []
+    for p, prep in zip(new_patients, preps, strict=True):
+        sealed = prep.sealed
+        for name in SEALED_FIELDS:
+            value = getattr(p, name)
+            if not value:
+                continue
+            token = sealed.get(name) if sealed is not None and prep.values.get(name) == value else None
+            if token is not None:
+                if memo is not None and name == "address":
+                    memo.note(token, value)
+                token = pii.Sealed(token)
+            elif memo is not None and name == "address":
+                token = memo.seal(value)
+            else:
+                continue
+            setattr(p, name, token)
+            clear.append((p, name, value))
+    return clear
 
 
 # the stage's rows live until commit (ON COMMIT DELETE ROWS): never apply in autocommit. No savepoint of
@@ -481,10 +510,7 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
             stage_rows.append((r.line, r.source_id, p.pk, *(None if values[c] == "" else values[c] for c in _MERGED),
                                existed, existed or id(p) not in fresh))
 
-    # new patients' addresses sealed here, so that the run knows their ciphertexts (``AddressMemo``)
-    clear = [(p, p.address) for p in new_patients if p.address] if memo is not None else []
-    for p, address in clear:
-        p.address = memo.seal(address)  # type: ignore[union-attr]  # (memo set whenever ``clear`` has rows)
+    clear = _seal_new(new_patients, matched.new_preps, memo)
     try:
         if vendor == "postgresql":
             fastsql.copy_insert(new_patients, meanwhile=build_stage)
@@ -492,8 +518,8 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
             fastsql.insert_many(new_patients)
             build_stage()
     finally:
-        for p, address in clear:
-            p.address = address
+        for p, name, value in clear:
+            setattr(p, name, value)
     _fill_stage(stage_rows)
     # the rest in one pipeline (PostgreSQL: statements sent without waiting for each other): this
     # batch's changed patients; the next batch's patients looked up (they see this batch's new and

@@ -624,3 +624,52 @@ def test_a_sealed_value_is_stored_as_it_is() -> None:
     assert field.get_prep_value(pii.Sealed(token)) == token
     assert type(field.get_prep_value(pii.Sealed(token))) is str
     assert field.get_prep_value("某路1号") != "某路1号"
+
+
+def test_the_reader_seals_the_identity_values_of_rows_that_may_create_a_patient(tmp_path: Path) -> None:
+    """``visit_apply.Sealer``: a row whose first matching key no earlier row had gets its identity
+    values encrypted by the reading process; a later row of the same patient does not."""
+    from caredesk.core import pii
+    from caredesk.intake.actions import _read_and_prepare
+    from caredesk.intake.visit_file import VisitRow
+
+    path = write_csv(tmp_path / "v.csv", [STANDARD_HEADERS,
+                                          row(流水号="S1", 身份证号=GOOD_ID, 手机号="13800138000", 地址="某路1号"),
+                                          row(流水号="S2", 身份证号=GOOD_ID, 手机号="13800138000", 地址="某路1号"),
+                                          row(流水号="S3", 门诊号="M9", 身份证号="", 手机号="", 地址=""),
+                                          row(流水号="S4", 门诊号="M9", 身份证号="", 手机号="", 地址="")], "gbk")
+    rows = [r for r in _read_and_prepare(path, "HIS", None, True) if isinstance(r, VisitRow)]
+    sealed = [r.prepared.sealed for r in rows]
+    assert sealed[0] is not None and {k: pii.decrypt(v) for k, v in sealed[0].items()} == {
+        "id_number": GOOD_ID, "mobile": "13800138000", "address": "某路1号"}
+    assert sealed[1:] == [None, {}, None]  # the same identity number; a new 门诊号 with nothing to encrypt; the same again
+    assert [r.prepared for r in _read_and_prepare(path, "HIS", None, False) if isinstance(r, VisitRow)] == [None] * 4
+
+
+def test_a_new_patient_is_stored_with_the_ciphertexts_the_reader_sealed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The importer stores the reader's ciphertexts (no encryption of its own), except for a value a
+    later row of the batch changed before the patient was written."""
+    from caredesk.core import pii
+    from caredesk.intake.visit_apply import prepare
+    from caredesk.intake.visit_file import VisitRow
+    from caredesk.intake.visit_stage import RunState, apply_visit_rows_staged
+    from caredesk.patients.models import Patient
+
+    at = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    rows = [VisitRow(line=2, source_id="a", kind="outpatient", name="张三", outpatient_no="M1", id_number=GOOD_ID,
+                     mobile="13800138000", address="某路1号", visit_at=at),
+            VisitRow(line=3, source_id="b", kind="outpatient", name="张三", outpatient_no="M1", address="新路2号", visit_at=at)]
+    for r in rows:
+        r.prepared = prepare(r)
+    tokens = {name: pii.encrypt(rows[0].prepared.values[name]) for name in ("id_number", "mobile", "address")}
+    rows[0].prepared.sealed = dict(tokens)
+    encrypted: list[str] = []
+    real_encrypt = pii.encrypt
+    monkeypatch.setattr(pii, "encrypt", lambda value: (encrypted.append(value), real_encrypt(value))[1])
+    assert apply_visit_rows_staged(rows, source_system="HIS", run=RunState()) == ["created", "created"]
+    assert encrypted == ["新路2号"]  # the address the second row changed; the rest as the reader sealed them
+    stored = Patient.objects.values_list("id_number", "mobile", "address").get()
+    assert stored == (GOOD_ID, "13800138000", "新路2号")
+    with connection.cursor() as cur:
+        cur.execute("SELECT id_number, mobile FROM patients_patient")
+        assert cur.fetchone() == (tokens["id_number"], tokens["mobile"])
