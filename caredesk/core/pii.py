@@ -68,13 +68,6 @@ def encrypt(value: str) -> str:
     return _PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode()
 
 
-class Sealed(str):
-    """A value ``encrypt`` sealed already: an encrypted field stores it as it is. For a bulk path that
-    keeps the ciphertext it wrote (``visit_stage.AddressMemo``)."""
-
-    __slots__ = ()
-
-
 def decrypt(token: str) -> str:
     if not token.startswith(_PREFIX):
         raise ValueError("not an encrypted CareDesk value")
@@ -148,8 +141,6 @@ class EncryptedTextField(models.TextField):
         return value
 
     def get_prep_value(self, value: Any) -> Any:
-        if type(value) is Sealed:
-            return str(value)
         value = super().get_prep_value(value)
         if value is None or value == "":
             return value

@@ -339,16 +339,12 @@ def restore_deferred_indexes() -> int:
 def _read_and_prepare(path: Path, source_system: str, columns: dict[str, str] | None, prepare: bool
                       ) -> Iterator[VisitRow | RejectedRow]:
     """The file's rows as ``read_visit_file`` gives them, each good row with its ``Prepared``
-    values when the archive's own applier will take them (runs in the child process), and the
-    identity values of the rows likely to create a patient encrypted (``visit_apply.Sealer``)."""
-    from .visit_apply import Sealer
+    values when the archive's own applier will take them (runs in the child process)."""
     from .visit_apply import prepare as prepare_row
 
-    seal = Sealer()
     for item in read_visit_file(path, source_system=source_system, mapping=columns).rows:
         if prepare and isinstance(item, VisitRow):
             item.prepared = prepare_row(item)
-            seal(item.prepared)
         yield item
 
 

@@ -108,12 +108,9 @@ class Prepared:
     id_number_bidx: str
     mobile_bidx: str
     pinyin: tuple[str, str]
-    # the row's encrypted identity values (field -> ciphertext of ``values[field]``), when the
-    # reading process expects the row to create a patient (``Sealer``); None: encrypted when written
-    sealed: dict[str, str] | None = None
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # positional: the cheapest to pickle
-        return Prepared, (self.values, self.id_number_bidx, self.mobile_bidx, self.pinyin, self.sealed)
+        return Prepared, (self.values, self.id_number_bidx, self.mobile_bidx, self.pinyin)
 
     @property
     def keys(self) -> list[tuple[str, str]]:
@@ -129,35 +126,6 @@ def prepare(r: VisitRow) -> Prepared:
     return Prepared(values=values, id_number_bidx=pii.blind_index_of_normalised("id_number", values.get("id_number", ""), key),
                     mobile_bidx=pii.blind_index_of_normalised("phone", values.get("mobile", ""), key),
                     pinyin=name_to_pinyin(values.get("name", "")))
-
-
-SEALED_FIELDS = ("id_number", "mobile", "address")  # the encrypted patient fields a visit row brings
-
-
-class Sealer:
-    """Encrypts, in the process that reads the file, the identity values of the rows likely to create
-    a patient: those whose first matching key no earlier row of the file had. The importer then
-    stores these ciphertexts instead of encrypting the values itself (``visit_stage``), while the
-    reader's core has time to spare (a million rows: about 3.5 s of the importer's CPU, which with
-    its server backend's sets the import's pace). A row that creates a patient without them is
-    encrypted by the importer as before; one that finds a patient wasted only the reader's time.
-    Keeps a 64-bit hash per key seen, at most ``LIMIT`` of them (about 35 MB)."""
-
-    LIMIT = 500_000
-
-    def __init__(self) -> None:
-        self._seen: set[int] = set()
-
-    def __call__(self, prep: Prepared) -> None:
-        keys = prep.keys
-        if not keys or len(self._seen) >= self.LIMIT:
-            return
-        first = hash(keys[0])
-        if first in self._seen:
-            return
-        self._seen.add(first)
-        values = prep.values
-        prep.sealed = {name: pii.encrypt(values[name]) for name in SEALED_FIELDS if values.get(name)}
 
 
 def prepared(r: VisitRow) -> Prepared:

@@ -7,8 +7,8 @@ both on the same files and compares the archives), different mechanics:
   门诊号, 住院号, name + mobile, lowest id first, merged records resolved, a later row of the batch
   finds a patient created by an earlier one). Existing patients are loaded as light tuples: identity
   number and mobile are compared through their blind indexes, so nothing is decrypted except an
-  address the file also carries, and that at most once a run (``AddressMemo``). Blind indexes,
-  pinyin and encryption are computed once per distinct patient and value, never per row. New patients go in with ``COPY`` on PostgreSQL (ids
+  address the file also carries. Blind indexes, pinyin and encryption are computed once per
+  distinct patient and value, never per row. New patients go in with ``COPY`` on PostgreSQL (ids
   taken from the sequence first) and multi-row ``INSERT`` on SQLite; changed ones get an ``UPDATE``
   of the changed columns only.
 * **Encounters** of the batch are written to a temporary table (``COPY`` on PostgreSQL,
@@ -41,7 +41,7 @@ from django.utils import timezone
 from caredesk.core import pii
 from caredesk.patients.directory import Directory
 
-from .visit_apply import SEALED_FIELDS, Prepared, prepared
+from .visit_apply import Prepared, prepared
 from .visit_file import VisitRow
 
 if TYPE_CHECKING:
@@ -85,49 +85,6 @@ class _Known:
         if self._address is None:
             self._address = pii.decrypt(self.address_c) if self.address_c else (self.address_c or "")
         return self._address
-
-    def has_address(self, value: str, memo: AddressMemo | None) -> bool:
-        """The stored address is ``value``: told by ``memo`` when it knows the ciphertext, else decrypted
-        (and the memo told)."""
-        if self._address is not None or not self.address_c or memo is None:
-            return self.address == value
-        if memo.holds(self.address_c, value):
-            self._address = value
-            return True
-        memo.note(self.address_c, self.address)
-        return self._address == value
-
-
-class AddressMemo:
-    """Stored address ciphertexts the run wrote or decrypted, with their clear values, so that a
-    patient's later rows with the same address compare it without decrypting it again (0.3 µs
-    instead of 2.25 µs; two thirds of a million-row file's rows find a patient).
-
-    Kept as one ``hash`` of (ciphertext, clear value) each (64 bits, salted per process, never
-    stored or logged): about 90 bytes a patient, at most ``LIMIT`` of them (about 22 MB: the SQLite
-    import of a million rows peaked at 476 MB with 500,000, 447 MB without, of its 500 MB). A ciphertext
-    another writer wrote meanwhile is not in it, nor is a changed address: both are decrypted. A
-    changed address taken for the stored one would need the same 64-bit hash, about one chance in
-    1.8·10^19 a comparison."""
-
-    LIMIT = 250_000
-
-    def __init__(self) -> None:
-        self._known: set[int] = set()
-
-    def note(self, sealed: str, clear: str) -> None:
-        if len(self._known) < self.LIMIT:
-            self._known.add(hash((sealed, clear)))
-
-    def holds(self, sealed: str, clear: str) -> bool:
-        """``sealed`` is known to hold ``clear`` (False: not known; it may still hold it)."""
-        return hash((sealed, clear)) in self._known
-
-    def seal(self, clear: str) -> pii.Sealed:
-        """``clear`` encrypted for storing (``pii.Sealed``), and noted."""
-        sealed = pii.Sealed(pii.encrypt(clear))
-        self.note(sealed, clear)
-        return sealed
 
 
 LOOKUP_CHUNK = 500  # values per IN list on SQLite (each query then probes one index)
@@ -247,7 +204,6 @@ class RunState:
     # its patients up and matches them while the server writes its own encounters (``matched``)
     upcoming: list[VisitRow] | None = None
     matched: _Matched | None = None
-    addresses: AddressMemo = field(default_factory=AddressMemo)
 
     def take_upcoming(self) -> list[VisitRow] | None:
         upcoming, self.upcoming = self.upcoming, None  # for the batch, not for a row-by-row retry of it
@@ -308,7 +264,6 @@ class _Matched:
     row_changed: list[bool]
     new_patients: list[Any]
     changed_known: dict[int, _Known]
-    new_preps: list[Prepared]  # the row that created each new patient, for its ciphertexts (``_seal_new``)
 
     def is_for(self, rows: list[VisitRow]) -> bool:
         return len(rows) == len(self.rows) and all(a is b for a, b in zip(rows, self.rows, strict=True))
@@ -321,13 +276,13 @@ def _look_up(rows: list[VisitRow]) -> tuple[list[Prepared], list[list[tuple[str,
     return (preps, keys_per_row, *_lookup(keys_per_row))
 
 
-def _look_up_and_match(rows: list[VisitRow], now: Any, memo: AddressMemo | None) -> _Matched:
+def _look_up_and_match(rows: list[VisitRow], now: Any) -> _Matched:
     """A batch's patients looked up and matched at once (the first batch of a run, a retried row)."""
-    return _match(rows, *_look_up(rows), now, memo)
+    return _match(rows, *_look_up(rows), now)
 
 
 def _match(rows: list[VisitRow], preps: list[Prepared], keys_per_row: list[list[tuple[str, str]]], found: list[_Known],
-           by_pk: dict[int, _Known], now: Any, memo: AddressMemo | None = None) -> _Matched:
+           by_pk: dict[int, _Known], now: Any) -> _Matched:
     """Each row's patient (the first key that finds one, merged records resolved; a later row finds a
     patient an earlier one created), the non-empty fields it changes, the patients to create. No
     database access: it may run while the server works on the batch before."""
@@ -347,7 +302,6 @@ def _match(rows: list[VisitRow], preps: list[Prepared], keys_per_row: list[list[
             key_index.setdefault(key, p)
 
     new_patients: list[Any] = []
-    new_preps: list[Prepared] = []
     changed_known: dict[int, _Known] = {}
     row_patient: list[Any] = []
     row_changed: list[bool] = []
@@ -365,7 +319,6 @@ def _match(rows: list[VisitRow], preps: list[Prepared], keys_per_row: list[list[
             patient.customer_type = Patient.CustomerType.INPATIENT if r.kind == "inpatient" else Patient.CustomerType.OUTPATIENT
             _derive(patient, prep)
             new_patients.append(patient)
-            new_preps.append(prep)
         elif isinstance(patient, _Known):
             for name, value in pvalues.items():
                 if name == "id_number":
@@ -377,7 +330,7 @@ def _match(rows: list[VisitRow], preps: list[Prepared], keys_per_row: list[list[
                         continue
                     patient.mobile_bidx = prep.mobile_bidx
                 elif name == "address":
-                    if patient.has_address(value, memo):
+                    if patient.address == value:
                         continue
                     patient._address = value
                 elif getattr(patient, name) == value:
@@ -399,33 +352,7 @@ def _match(rows: list[VisitRow], preps: list[Prepared], keys_per_row: list[list[
             key_index.setdefault(key, patient)
         row_patient.append(patient)
         row_changed.append(changed)
-    return _Matched(rows, row_patient, row_changed, new_patients, changed_known, new_preps)
-
-
-def _seal_new(new_patients: list[Any], preps: list[Prepared], memo: AddressMemo | None) -> list[tuple[Any, str, str]]:
-    """The new patients' identity values replaced by their ciphertexts (``pii.Sealed``, stored as they
-    are): those the reading process sealed (``visit_apply.Sealer``) while the value is still the one
-    it sealed, the addresses sealed here otherwise, so that the run knows them (``AddressMemo``).
-    Returns (patient, field, clear value) to put back once written."""
-    clear: list[tuple[Any, str, str]] = []
-    for p, prep in zip(new_patients, preps, strict=True):
-        sealed = prep.sealed
-        for name in SEALED_FIELDS:
-            value = getattr(p, name)
-            if not value:
-                continue
-            token = sealed.get(name) if sealed is not None and prep.values.get(name) == value else None
-            if token is not None:
-                if memo is not None and name == "address":
-                    memo.note(token, value)
-                token = pii.Sealed(token)
-            elif memo is not None and name == "address":
-                token = memo.seal(value)
-            else:
-                continue
-            setattr(p, name, token)
-            clear.append((p, name, value))
-    return clear
+    return _Matched(rows, row_patient, row_changed, new_patients, changed_known)
 
 
 # the stage's rows live until commit (ON COMMIT DELETE ROWS): never apply in autocommit. No savepoint of
@@ -441,9 +368,8 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     now = timezone.now()
     # 1–2. the batch's patients: matched while the server wrote the batch before (``RunState``), or now
     matched = run.take_matched(rows) if run is not None else None
-    memo = run.addresses if run is not None else None
     if matched is None:
-        matched = _look_up_and_match(rows, now, memo)
+        matched = _look_up_and_match(rows, now)
     else:
         for p in matched.new_patients:
             p.created_at = now
@@ -510,16 +436,11 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
             stage_rows.append((r.line, r.source_id, p.pk, *(None if values[c] == "" else values[c] for c in _MERGED),
                                existed, existed or id(p) not in fresh))
 
-    clear = _seal_new(new_patients, matched.new_preps, memo)
-    try:
-        if vendor == "postgresql":
-            fastsql.copy_insert(new_patients, meanwhile=build_stage)
-        else:
-            fastsql.insert_many(new_patients)
-            build_stage()
-    finally:
-        for p, name, value in clear:
-            setattr(p, name, value)
+    if vendor == "postgresql":
+        fastsql.copy_insert(new_patients, meanwhile=build_stage)
+    else:
+        fastsql.insert_many(new_patients)
+        build_stage()
     _fill_stage(stage_rows)
     # the rest in one pipeline (PostgreSQL: statements sent without waiting for each other): this
     # batch's changed patients; the next batch's patients looked up (they see this batch's new and
@@ -529,14 +450,14 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     try:
         with ExitStack() as cursors:
             with _pipeline():
-                _update_known(list(changed_known.values()), now, memo)
+                _update_known(list(changed_known.values()), now)
                 looked_up = _look_up(upcoming) if upcoming else None
                 updated_result = _update_encounters(cursors, source_system, now)
                 created_result = _insert_encounters(cursors, source_system, now, len(created_values),
                                                     found_before=run is None or run.encounters_before)
                 _recount_visits(now, run.created_after if run is not None else None)
                 if upcoming and looked_up is not None:
-                    ahead = _match(upcoming, *looked_up, now, memo)
+                    ahead = _match(upcoming, *looked_up, now)
             updated, created_ids = updated_result(), created_result()
     except (IntegrityError, _EncounterRace) as exc:
         if run is not None:
@@ -632,7 +553,7 @@ def _convert(field_name: str, model: Any) -> Any:
     return _converter(model._meta.get_field(field_name))
 
 
-def _update_known(patients: list[_Known], now: Any, memo: AddressMemo | None = None) -> None:
+def _update_known(patients: list[_Known], now: Any) -> None:
     """One ``UPDATE`` per set of changed columns (executemany): identity values re-encrypted and
     their blind indexes, pinyin and last four digits derived as ``refresh_derived_fields`` does."""
     if not patients:
@@ -665,7 +586,7 @@ def _update_known(patients: list[_Known], now: Any, memo: AddressMemo | None = N
                 elif name == "mobile":
                     row += [pii.encrypt(value), p.mobile_bidx, value[-4:] if len(value) >= 4 else ""]
                 elif name == "address":
-                    row.append(str(memo.seal(value)) if memo is not None else pii.encrypt(value))
+                    row.append(pii.encrypt(value))
                 elif name == "birth_date":
                     row.append(to_date(value) if to_date and value is not None else value)
                 else:

@@ -521,7 +521,7 @@ def test_the_next_batch_is_matched_while_the_server_writes_this_one(tmp_path: Pa
     alone: list[int] = []
     ahead: list[tuple[int, bool]] = []
     real_alone, real_match = visit_stage._look_up_and_match, visit_stage._match
-    monkeypatch.setattr(visit_stage, "_look_up_and_match", lambda rows, *args: (alone.append(len(rows)), real_alone(rows, *args))[1])
+    monkeypatch.setattr(visit_stage, "_look_up_and_match", lambda rows, now: (alone.append(len(rows)), real_alone(rows, now))[1])
 
     def match(rows: list[Any], *args: Any) -> Any:
         pipeline = getattr(connection.connection, "_pipeline", None) if connection.vendor == "postgresql" else None
@@ -550,7 +550,7 @@ def test_a_batch_that_fails_leaves_no_look_ahead_behind(tmp_path: Path, hook_cal
 
     alone: list[int] = []
     real_alone, real_recount = visit_stage._look_up_and_match, visit_stage._recount_visits
-    monkeypatch.setattr(visit_stage, "_look_up_and_match", lambda rows, *args: (alone.append(len(rows)), real_alone(rows, *args))[1])
+    monkeypatch.setattr(visit_stage, "_look_up_and_match", lambda rows, now: (alone.append(len(rows)), real_alone(rows, now))[1])
     calls: list[int] = []
 
     def recount(*args: Any) -> None:
@@ -567,109 +567,3 @@ def test_a_batch_that_fails_leaves_no_look_ahead_behind(tmp_path: Path, hook_cal
     assert Patient.objects.count() == 4
     assert sorted(Patient.objects.values_list("visit_count", flat=True)) == [2] * 4
     assert set(Encounter.objects.values_list("patient_id", flat=True)) == set(Patient.objects.values_list("id", flat=True))
-
-
-def test_a_patients_later_rows_compare_the_address_without_decrypting_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The run knows the addresses it sealed (``visit_stage.AddressMemo``): a later row of a patient it
-    created compares its address without decrypting the stored one, and a changed address is still
-    written. An address stored before the run (another ciphertext) is decrypted once, then known."""
-    from caredesk.core import pii
-    from caredesk.patients.models import Patient
-
-    def rows(addresses: list[tuple[str, str]]) -> list[list[str]]:
-        return [STANDARD_HEADERS, *(row(流水号=f"{prefix}{i}", 门诊号=f"M{i // 3}", 姓名="张三", 身份证号="", 手机号="", 地址=address,
-                                        就诊时间=f"2026-03-{10 + i:02d} 09:00") for i, (prefix, address) in enumerate(addresses))]
-
-    decrypted: list[str] = []
-    real_decrypt = pii.decrypt
-    monkeypatch.setattr(pii, "decrypt", lambda token: (decrypted.append(token), real_decrypt(token))[1])
-    # patients M0 and M1, one row a batch: the second and third rows of each find it in the archive
-    first = [("A", "某路1号"), ("A", "某路1号"), ("A", "某路1号"), ("A", "某路2号"), ("A", "某路2号"), ("A", "新路8号")]
-    run = import_visits(write_csv(tmp_path / "a.csv", rows(first), "gbk"), batch_size=1)
-    assert (run.imported, run.rejected) == (6, 0)
-    assert len(decrypted) == 1  # only for the changed address (a row each before the memo: 4)
-    assert sorted((p.outpatient_no, p.address) for p in Patient.objects.all()) == [("M0", "某路1号"), ("M1", "新路8号")]
-
-    Patient.objects.filter(outpatient_no="M0").update(address=pii.encrypt("旧路5号"))  # sealed elsewhere
-    decrypted.clear()
-    run = import_visits(write_csv(tmp_path / "b.csv", rows([("B", "旧路5号"), ("B", "旧路5号"), ("B", "旧路5号")]), "gbk"),
-                        batch_size=1)
-    assert (run.imported, run.rejected) == (3, 0)
-    assert len(decrypted) == 1  # the first row decrypts it, the memo knows it from then on
-    assert Patient.objects.get(outpatient_no="M0").address == "旧路5号"
-
-
-def test_the_address_memo_tells_only_what_it_was_told() -> None:
-    from caredesk.core import pii
-    from caredesk.intake.visit_stage import AddressMemo
-
-    memo = AddressMemo()
-    sealed = memo.seal("某路1号")
-    assert isinstance(sealed, pii.Sealed) and pii.decrypt(sealed) == "某路1号"
-    assert memo.holds(sealed, "某路1号")
-    assert not memo.holds(sealed, "某路2号")
-    assert not memo.holds(pii.encrypt("某路1号"), "某路1号")  # the same address, another ciphertext: not known
-    memo.LIMIT = 1
-    memo.note("v1:other", "某路3号")
-    assert not memo.holds("v1:other", "某路3号")  # full: forgets nothing, learns nothing more
-    assert memo.holds(sealed, "某路1号")
-
-
-def test_a_sealed_value_is_stored_as_it_is() -> None:
-    from caredesk.core import pii
-    from caredesk.patients.models import Patient
-
-    field = Patient._meta.get_field("address")
-    token = pii.encrypt("某路1号")
-    assert field.get_prep_value(pii.Sealed(token)) == token
-    assert type(field.get_prep_value(pii.Sealed(token))) is str
-    assert field.get_prep_value("某路1号") != "某路1号"
-
-
-def test_the_reader_seals_the_identity_values_of_rows_that_may_create_a_patient(tmp_path: Path) -> None:
-    """``visit_apply.Sealer``: a row whose first matching key no earlier row had gets its identity
-    values encrypted by the reading process; a later row of the same patient does not."""
-    from caredesk.core import pii
-    from caredesk.intake.actions import _read_and_prepare
-    from caredesk.intake.visit_file import VisitRow
-
-    path = write_csv(tmp_path / "v.csv", [STANDARD_HEADERS,
-                                          row(流水号="S1", 身份证号=GOOD_ID, 手机号="13800138000", 地址="某路1号"),
-                                          row(流水号="S2", 身份证号=GOOD_ID, 手机号="13800138000", 地址="某路1号"),
-                                          row(流水号="S3", 门诊号="M9", 身份证号="", 手机号="", 地址=""),
-                                          row(流水号="S4", 门诊号="M9", 身份证号="", 手机号="", 地址="")], "gbk")
-    rows = [r for r in _read_and_prepare(path, "HIS", None, True) if isinstance(r, VisitRow)]
-    sealed = [r.prepared.sealed for r in rows]
-    assert sealed[0] is not None and {k: pii.decrypt(v) for k, v in sealed[0].items()} == {
-        "id_number": GOOD_ID, "mobile": "13800138000", "address": "某路1号"}
-    assert sealed[1:] == [None, {}, None]  # the same identity number; a new 门诊号 with nothing to encrypt; the same again
-    assert [r.prepared for r in _read_and_prepare(path, "HIS", None, False) if isinstance(r, VisitRow)] == [None] * 4
-
-
-def test_a_new_patient_is_stored_with_the_ciphertexts_the_reader_sealed(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The importer stores the reader's ciphertexts (no encryption of its own), except for a value a
-    later row of the batch changed before the patient was written."""
-    from caredesk.core import pii
-    from caredesk.intake.visit_apply import prepare
-    from caredesk.intake.visit_file import VisitRow
-    from caredesk.intake.visit_stage import RunState, apply_visit_rows_staged
-    from caredesk.patients.models import Patient
-
-    at = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
-    rows = [VisitRow(line=2, source_id="a", kind="outpatient", name="张三", outpatient_no="M1", id_number=GOOD_ID,
-                     mobile="13800138000", address="某路1号", visit_at=at),
-            VisitRow(line=3, source_id="b", kind="outpatient", name="张三", outpatient_no="M1", address="新路2号", visit_at=at)]
-    for r in rows:
-        r.prepared = prepare(r)
-    tokens = {name: pii.encrypt(rows[0].prepared.values[name]) for name in ("id_number", "mobile", "address")}
-    rows[0].prepared.sealed = dict(tokens)
-    encrypted: list[str] = []
-    real_encrypt = pii.encrypt
-    monkeypatch.setattr(pii, "encrypt", lambda value: (encrypted.append(value), real_encrypt(value))[1])
-    assert apply_visit_rows_staged(rows, source_system="HIS", run=RunState()) == ["created", "created"]
-    assert encrypted == ["新路2号"]  # the address the second row changed; the rest as the reader sealed them
-    stored = Patient.objects.values_list("id_number", "mobile", "address").get()
-    assert stored == (GOOD_ID, "13800138000", "新路2号")
-    with connection.cursor() as cur:
-        cur.execute("SELECT id_number, mobile FROM patients_patient")
-        assert cur.fetchone() == (tokens["id_number"], tokens["mobile"])
