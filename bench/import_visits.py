@@ -108,7 +108,7 @@ def machine_cpu() -> tuple[float, float] | None:
         return None
     hz = os.sysconf("SC_CLK_TCK")
     idle = ticks[3] + ticks[4]  # idle, iowait
-    return (sum(ticks[:8]) - idle) / hz, idle / hz
+    return (sum(ticks[:7]) - idle) / hz, idle / hz  # user … softirq; not the time a hypervisor stole
 
 
 def server_cpu() -> float | None:
