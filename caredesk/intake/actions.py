@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -60,9 +59,6 @@ POSTGRES_IMPORT_SETTINGS = {"random_page_cost": "1.1", "max_parallel_workers_per
 # With the file read in a child process, on PostgreSQL: follow-up and survey planning too, in a
 # second child with its own connection, a committed transaction at a time (``hooks.PlanningProcess``).
 PLAN_IN_CHILD = True
-# On PostgreSQL, a batch is written by a thread of its own while the next one is matched
-# (``visit_stage.Pipeline``): the server and this process work at once.
-WRITE_IN_THREAD = True
 STATUSES = ("created", "updated", "unchanged")
 
 
@@ -156,7 +152,7 @@ def import_visits(
         apply = applier or (default_applier() if method == "staged" else default_applier(method))
     except ImportError:
         return _finish(run, acting_user, error=_("患者档案模块尚未安装，无法导入。"))
-    apply, state = _with_run_start(apply, source_system)
+    apply, look_ahead = _with_run_start(apply, source_system)
     try:
         vf = read_visit_file(path, source_system=source_system, mapping=mapping.columns if mapping else None)
     except (FileLayoutError, UnicodeDecodeError, OSError) as exc:
@@ -172,9 +168,10 @@ def import_visits(
     rejected = 0
     unsaved: list[ImportReject] = []  # the commit group's rejects, saved with its counts
 
-    def record(rejects: list[RejectedRow]) -> None:
-        """A group's rejects written, and the counts so far on the run."""
+    def flush(batch: list[VisitRow], rejects: list[RejectedRow]) -> None:
         nonlocal rejected
+        if batch:
+            rejects = rejects + _apply_batch(apply, batch, source_system, acting_user, counts, run.pk)
         if rejects:
             rejects.sort(key=lambda r: r.line)
             for r in rejects:
@@ -185,38 +182,6 @@ def import_visits(
         run.total_rows = run.imported + run.updated + run.unchanged + run.rejected
         if progress:
             progress(run)
-
-    def flush(batch: list[VisitRow], rejects: list[RejectedRow]) -> None:
-        record(rejects + _apply_batch(apply, batch, source_system, acting_user, counts, run.pk) if batch else rejects)
-
-    def step(batch: list[VisitRow], rejects: list[RejectedRow], job: Any, groups: _Window, pipe: Any) -> Any:
-        """``flush`` through the pipeline: the batch written while the next one is matched; returns
-        the next batch's job when it could be built meanwhile."""
-        late: list[RejectedRow] = []
-        following = None
-        if batch:
-            if job is None:  # not built ahead (the first batch, the one after a failure)
-                job = pipe.build(batch)
-            upcoming = groups.peek(1)
-            if upcoming:
-                pipe.prefetch(upcoming)  # (when it was not read by the write before)
-            pipe.submit(job, ahead=lambda: groups.peek(2))
-            try:
-                following = pipe.build(upcoming, after=job) if upcoming else None
-            except BaseException:
-                job.done.wait()  # the writer leaves the connection before the transaction unwinds
-                raise
-            try:
-                statuses = pipe.finish(job)
-            except Exception:
-                log.warning("import run %s: a batch failed, retrying its %s rows one by one", run.pk, len(batch), exc_info=True)
-                following = None
-                late = _retry_rows(apply, batch, source_system, acting_user, counts, run.pk)
-            else:
-                for s in statuses:
-                    counts[s] += 1
-        record(rejects + late)
-        return following
 
     def save_progress() -> None:
         """The run's counts and rejects so far, written in the commit group's transaction (others see
@@ -238,32 +203,27 @@ def import_visits(
         if applier is None and (defer_indexes or (defer_indexes is None and _first_load(path))):
             _defer_indexes(run)
         with _bulk_session(), closing(items):  # closing: a reader process stops with the import
-            groups = _Window(_groups(items, batch_size))
-            pipe = _pipeline(source_system, state, batch_size) if state is not None else None
-            job = None  # the current batch's, when it was built while the batch before was written
+            groups = _groups(items, batch_size)
+            current: tuple[list[VisitRow], list[RejectedRow]] | None = next(groups)
             analysed_at = commit_rows  # rows applied when the planner statistics were last refreshed
-            try:
-                while groups.current is not None:
-                    if applier is None and sum(counts.values()) >= 2 * analysed_at:
-                        from .visit_stage import refresh_statistics
+            while current is not None:
+                if applier is None and sum(counts.values()) >= 2 * analysed_at:
+                    from .visit_stage import refresh_statistics
 
-                        refresh_statistics()
-                        analysed_at = sum(counts.values())
-                    with transaction.atomic():  # one commit per ``commit_rows`` rows
-                        applied = 0
-                        while (current := groups.current) is not None and applied < commit_rows:
-                            if pipe is None:
-                                flush(*current)
-                            else:
-                                job = step(*current, job, groups, pipe)
-                            applied += len(current[0])
-                            groups.advance()
-                        save_progress()
-                    if planning is not None:  # committed: the child may plan it now
-                        planning.committed()
-            finally:
-                if pipe is not None:
-                    pipe.close()
+                    refresh_statistics()
+                    analysed_at = sum(counts.values())
+                with transaction.atomic():  # one commit per ``commit_rows`` rows
+                    applied = 0
+                    while current is not None and applied < commit_rows:
+                        following = next(groups, None)  # read ahead: the applier prepares it meanwhile
+                        if look_ahead is not None:
+                            look_ahead.upcoming = following[0] if following is not None and following[0] else None
+                        flush(*current)
+                        applied += len(current[0])
+                        current = following
+                    save_progress()
+                if planning is not None:  # committed: the child may plan it now
+                    planning.committed()
     except Exception as exc:
         log.exception("import run %s failed", run.pk)
         writer.close()
@@ -297,40 +257,12 @@ def _groups(items: Iterator[VisitRow | RejectedRow], batch_size: int) -> Iterato
     yield batch, rejects
 
 
-class _Window:
-    """The groups one at a time (``current``, ``advance``), with a look at the ones after it
-    (``peek``): the pipeline reads and matches batches before their turn."""
-
-    def __init__(self, groups: Iterator[tuple[list[VisitRow], list[RejectedRow]]]) -> None:
-        self._groups = groups
-        self._ahead: deque[tuple[list[VisitRow], list[RejectedRow]]] = deque()
-        self.current: tuple[list[VisitRow], list[RejectedRow]] | None = next(groups, None)
-
-    def peek(self, n: int) -> list[VisitRow]:
-        """The good rows of the ``n``-th group after the current one (empty when there is none)."""
-        while len(self._ahead) < n:
-            group = next(self._groups, None)
-            if group is None:
-                return []
-            self._ahead.append(group)
-        return self._ahead[n - 1][0]
-
-    def advance(self) -> None:
-        self.current = self._ahead.popleft() if self._ahead else next(self._groups, None)
-
-
-def _pipeline(source_system: str, state: RunState, batch_size: int) -> Any:
-    from .visit_stage import Pipeline
-
-    return Pipeline(source_system, state, threaded=WRITE_IN_THREAD and connection.vendor == "postgresql", batch_size=batch_size)
-
-
 def _with_run_start(apply: VisitApplier, source_system: str) -> tuple[VisitApplier, RunState | None]:
     """The staged applier, told what the archive held when the run started (``visit_stage.RunState``):
     which patients this run creates (ids above the highest one now: it adds a batch's new encounters
     to their visit figures instead of recounting them) and whether any encounter of this source
-    system could be found again. With it, the run state, which the import's pipeline of batches
-    shares (``visit_stage.Pipeline``); None for another applier."""
+    system could be found again. With it, the run state, through which the import hands the applier
+    the next batch (``RunState.upcoming``); None for another applier."""
     from caredesk.patients.models import Encounter, Patient
 
     from .visit_stage import RunState, apply_visit_rows_staged
@@ -469,12 +401,6 @@ def _apply_batch(apply: VisitApplier, batch: list[VisitRow], source_system: str,
         for s in statuses:
             counts[s] += 1
         return []
-    return _retry_rows(apply, batch, source_system, acting_user, counts, run_id)
-
-
-def _retry_rows(apply: VisitApplier, batch: list[VisitRow], source_system: str, acting_user: Any,
-                counts: dict[str, int], run_id: int) -> list[RejectedRow]:
-    """A failed batch's rows applied one by one: the one that fails is rejected, the others go in."""
     late: list[RejectedRow] = []
     for row in batch:
         try:

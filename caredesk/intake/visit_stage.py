@@ -21,19 +21,15 @@ both on the same files and compares the archives), different mechanics:
   created/updated/became discharged.
 * The domain hooks get the batch's new encounters and new discharges as ``Encounter`` instances
   built from the staged values (no reload), as the batch path does.
-* **Pipeline** (``Pipeline``, used by the import for a whole run): a batch is matched while the
-  batch before it is written. On PostgreSQL the writes run in a thread of their own on the same
-  connection, so the server works while this process matches; the patients the batch being written
-  creates or changes are matched from memory (``_Job.overlay``), the others from a look-up the write
-  before took. A batch that fails is rolled back to its savepoint and leaves no read behind.
+* **Look-ahead** (``RunState.upcoming``): once a batch's patients are written, the import's next
+  batch is looked up, and its rows are matched while the server applies this batch's encounters
+  (sent in psycopg's pipeline mode on PostgreSQL, so the server and this process work at once). A
+  batch that fails leaves no look-ahead: the next one is looked up again.
 """
 
 from __future__ import annotations
 
-import queue
-import sys
-import threading
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -204,6 +200,19 @@ class RunState:
     # a query per batch cost 4 ms, 2 s of a million-row file)
     directory: Directory = field(default_factory=lambda: Directory(ttl=RUN_DIRECTORY_TTL, miss_reload=RUN_DIRECTORY_TTL))
 
+    # the run's next batch, set by the import before it applies this one; the batch applied looks
+    # its patients up and matches them while the server writes its own encounters (``matched``)
+    upcoming: list[VisitRow] | None = None
+    matched: _Matched | None = None
+
+    def take_upcoming(self) -> list[VisitRow] | None:
+        upcoming, self.upcoming = self.upcoming, None  # for the batch, not for a row-by-row retry of it
+        return upcoming
+
+    def take_matched(self, rows: list[VisitRow]) -> _Matched | None:
+        matched, self.matched = self.matched, None
+        return matched if matched is not None and matched.is_for(rows) else None
+
     def planning_horizon(self) -> Horizon | None:
         from caredesk.patients import hooks
 
@@ -256,72 +265,20 @@ class _Matched:
     new_patients: list[Any]
     changed_known: dict[int, _Known]
 
-
-_KNOWN_VALUES = ("merged_into_id", "name", "sex", "birth_date", "id_number_bidx", "mobile_bidx", "outpatient_no", "inpatient_no",
-                 "source_channel")
-
-
-def _known_copy(p: Any) -> _Known:
-    """A patient as the next batch sees it before this batch is written (``_Job.overlay``): a changed
-    stored patient with its values after this batch, or a new one (it has its id already); no
-    pending changes, the address in clear."""
-    copy = _Known.__new__(_Known)
-    copy.pk = p.pk
-    for name in _KNOWN_VALUES:
-        setattr(copy, name, getattr(p, name))
-    copy.address_c = None
-    copy._address = p.address or ""
-    copy.changes = {}
-    return copy
+    def is_for(self, rows: list[VisitRow]) -> bool:
+        return len(rows) == len(self.rows) and all(a is b for a, b in zip(rows, self.rows, strict=True))
 
 
-@dataclass
-class _Ready:
-    """What a batch needs from the database before it is matched (``_read_ready``): its rows' prepared
-    values and keys, the patients they can match (lowest id first, and with merge survivors by id),
-    the encounters that exist already (source id -> (id, status, patient id)), the departments and
-    doctors the rows name. ``seen``: how many of the pipeline's batches were written when it was read."""
-
-    rows: list[VisitRow]
-    preps: list[Prepared]
-    keys_per_row: list[list[tuple[str, str]]]
-    found: list[_Known]
-    by_pk: dict[int, _Known]
-    existing: dict[str, tuple[int, str, int]]
-    placed: dict[tuple[str, str], tuple[Any, Any]]
-    seen: int = 0
-
-
-def _read_ready(rows: list[VisitRow], source_system: str, run: RunState | None, seen: int = 0) -> _Ready:
-    from caredesk.patients.models import Encounter
-
+def _look_up(rows: list[VisitRow]) -> tuple[list[Prepared], list[list[tuple[str, str]]], list[_Known], dict[int, _Known]]:
+    """What ``_match`` takes after the rows: their prepared values, their keys and ``_lookup``'s patients."""
     preps = [prepared(r) for r in rows]
     keys_per_row = [p.keys for p in preps]
-    found, by_pk = _lookup(keys_per_row)
-    existing: dict[str, tuple[int, str, int]] = {}
-    source_ids = [r.source_id for r in rows]
-    if run is not None and not run.encounters_before:
-        pass  # nothing to find (RunState)
-    elif connection.vendor == "postgresql":  # one array parameter instead of thousands (see _load_known)
-        with connection.cursor() as cur:
-            any_sql, any_value = _any_text(source_ids)
-            cur.execute(f"SELECT source_id, id, status, patient_id FROM {Encounter._meta.db_table} "  # noqa: S608
-                        f"WHERE source_system = %s AND source_id = ANY({any_sql})", [source_system, any_value])
-            existing.update((s, (pk, st, owner)) for s, pk, st, owner in cur.fetchall())
-    else:
-        for start in range(0, len(source_ids), 5000):
-            existing.update((s, (pk, st, owner)) for s, pk, st, owner in Encounter.objects.filter(
-                source_system=source_system, source_id__in=source_ids[start:start + 5000]).values_list(
-                    "source_id", "id", "status", "patient_id"))
-    # departments and doctors resolved now: the directory may read the database, matching may not
-    directory = run.directory if run is not None else Directory()
-    placed: dict[tuple[str, str], tuple[Any, Any]] = {}
-    for r in rows:
-        if (r.department, r.doctor) not in placed:
-            department = directory.department(r.department)
-            doctor = directory.doctor(r.doctor, department)
-            placed[r.department, r.doctor] = (department or (doctor.department if doctor is not None else None), doctor)
-    return _Ready(rows, preps, keys_per_row, found, by_pk, existing, placed, seen)
+    return (preps, keys_per_row, *_lookup(keys_per_row))
+
+
+def _look_up_and_match(rows: list[VisitRow], now: Any) -> _Matched:
+    """A batch's patients looked up and matched at once (the first batch of a run, a retried row)."""
+    return _match(rows, *_look_up(rows), now)
 
 
 def _match(rows: list[VisitRow], preps: list[Prepared], keys_per_row: list[list[tuple[str, str]]], found: list[_Known],
@@ -398,52 +355,72 @@ def _match(rows: list[VisitRow], preps: list[Prepared], keys_per_row: list[list[
     return _Matched(rows, row_patient, row_changed, new_patients, changed_known)
 
 
-@dataclass(eq=False)
-class _Job:
-    """One batch, matched and ready to be written (``_build``), then written (``_write``: on the
-    importing thread, or on ``Pipeline``'s writer while the next batch is matched), then finished on
-    the importing thread (``_finish``: statuses, deaths, hooks)."""
+# the stage's rows live until commit (ON COMMIT DELETE ROWS): never apply in autocommit. No savepoint of
+# its own: the import's batch has one already (a failed batch rolls back to it), and each costs a round trip
+@transaction.atomic(savepoint=False)
+def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_user: Any = None,
+                            run: RunState | None = None) -> list[str]:
+    from caredesk.patients import fastsql, hooks
+    from caredesk.patients.actions import refresh_visit_stats_of
+    from caredesk.patients.models import Encounter, Patient
 
-    source_system: str
-    run: RunState | None
-    now: Any
-    matched: _Matched
-    existing: dict[str, tuple[int, str, int]]
-    placed: dict[tuple[str, str], tuple[Any, Any]]
-    fresh: set[int]  # id() of the patients this batch creates
-    stage_rows: list[tuple[Any, ...]] = field(default_factory=list)
-    created_values: dict[str, dict[str, Any]] = field(default_factory=dict)
-    updated: dict[str, tuple[int, str, str, Any]] = field(default_factory=dict)
-    created_ids: dict[str, int] = field(default_factory=dict)
-    # built beforehand when the new patients got their ids from the pipeline's pool (``Pipeline``):
-    # the rows of their COPY and the UPDATEs of the changed patients
-    patient_rows: list[list[Any]] | None = None
-    updates: list[tuple[str, Any, bool]] | None = None
-    refill: int = 0  # ids to take from the sequence for the pool after the writes
-    new_ids: list[int] = field(default_factory=list)
-    # the batch after next, read once this one is written (``Pipeline``)
-    ahead_rows: list[VisitRow] | None = None
-    ahead_known: threading.Event = field(default_factory=threading.Event)  # ``ahead_rows`` is set
-    ahead: _Ready | None = None
-    seq: int = 0  # its place among the pipeline's batches
-    error: BaseException | None = None
-    done: threading.Event = field(default_factory=threading.Event)
+    vendor, alias = connection.vendor, connection.alias  # once: the proxy looks the connection up on every access
+    now = timezone.now()
+    # 1–2. the batch's patients: matched while the server wrote the batch before (``RunState``), or now
+    matched = run.take_matched(rows) if run is not None else None
+    if matched is None:
+        matched = _look_up_and_match(rows, now)
+    else:
+        for p in matched.new_patients:
+            p.created_at = now
+    row_patient, row_changed = matched.row_patient, matched.row_changed
+    new_patients, changed_known = matched.new_patients, matched.changed_known
+    upcoming = run.take_upcoming() if run is not None else None
 
-    @property
-    def rows(self) -> list[VisitRow]:
-        return self.matched.rows
+    # 3. which encounters exist already (id, status and patient before this batch)
+    existing: dict[str, tuple[int, str, int]] = {}
+    source_ids = [r.source_id for r in rows]
+    if run is not None and not run.encounters_before:
+        pass  # nothing to find (RunState)
+    elif vendor == "postgresql":  # one array parameter instead of thousands (see _load_known)
+        with connection.cursor() as cur:
+            any_sql, any_value = _any_text(source_ids)
+            cur.execute(f"SELECT source_id, id, status, patient_id FROM {Encounter._meta.db_table} "  # noqa: S608
+                        f"WHERE source_system = %s AND source_id = ANY({any_sql})", [source_system, any_value])
+            existing.update((s, (pk, st, owner)) for s, pk, st, owner in cur.fetchall())
+    else:
+        for start in range(0, len(source_ids), 5000):
+            existing.update((s, (pk, st, owner)) for s, pk, st, owner in Encounter.objects.filter(
+                source_system=source_system, source_id__in=source_ids[start:start + 5000]).values_list(
+                    "source_id", "id", "status", "patient_id"))
 
-    def overlay(self) -> list[_Known]:
-        """This batch's changed and new patients as the next batch must see them before they are
-        written (they replace what the next batch's read found of them)."""
-        return [_known_copy(p) for p in [*self.matched.changed_known.values(), *self.matched.new_patients]]
+    # 4. new patients: visit figures from the batch's new encounters, then one bulk write
+    fresh = {id(p) for p in new_patients}
+    for p in new_patients:
+        p.visit_count, p.first_visit_at, p.last_visit_at = 0, None, None
+    for r, p in zip(rows, row_patient, strict=True):
+        if id(p) in fresh and r.source_id not in existing:
+            at = r.visit_at or r.admitted_at
+            p.visit_count += 1
+            if at is not None:
+                p.first_visit_at = at if p.first_visit_at is None or at < p.first_visit_at else p.first_visit_at
+                p.last_visit_at = at if p.last_visit_at is None or at > p.last_visit_at else p.last_visit_at
 
-    def build_stage(self) -> None:
-        """The batch's encounters as stage rows: pure Python that needs the new patients' ids, not the connection."""
-        from caredesk.patients.models import Encounter
+    # 5. the batch's encounters as stage rows (built while PostgreSQL takes the new patients in),
+    # then set-based upserts
+    # departments and doctors resolved now: the directory may read the database, build_stage may not
+    directory = run.directory if run is not None else Directory()
+    placed: dict[tuple[str, str], tuple[Any, Any]] = {}
+    for r in rows:
+        if (r.department, r.doctor) not in placed:
+            department = directory.department(r.department)
+            doctor = directory.doctor(r.doctor, department)
+            placed[r.department, r.doctor] = (department or (doctor.department if doctor is not None else None), doctor)
+    stage_rows: list[tuple[Any, ...]] = []
+    created_values: dict[str, dict[str, Any]] = {}
 
-        existing, placed, fresh = self.existing, self.placed, self.fresh
-        for r, p in zip(self.rows, self.matched.row_patient, strict=True):
+    def build_stage() -> None:  # pure Python: needs the new patients' ids, not the connection
+        for r, p in zip(rows, row_patient, strict=True):
             department, doctor = placed[r.department, r.doctor]
             values: dict[str, Any] = {
                 "kind": r.kind, "department_id": department.pk if department else None,
@@ -455,98 +432,45 @@ class _Job:
             }
             existed = r.source_id in existing
             if not existed:
-                self.created_values[r.source_id] = values
-            self.stage_rows.append((r.line, r.source_id, p.pk, *(None if values[c] == "" else values[c] for c in _MERGED),
-                                    existed, existed or id(p) not in fresh))
+                created_values[r.source_id] = values
+            stage_rows.append((r.line, r.source_id, p.pk, *(None if values[c] == "" else values[c] for c in _MERGED),
+                               existed, existed or id(p) not in fresh))
 
-
-def _build(ready: _Ready, source_system: str, run: RunState | None, now: Any, after: _Job | None = None,
-           ids: deque[int] | None = None) -> _Job:
-    """Match a batch and count its new patients' visits. ``after``: the batch written just before
-    this one, whose new and changed patients ``ready`` may not have seen (``_Job.overlay``).
-    ``ids``: a pool of patient ids; the new patients take theirs from it, and the rows of every
-    write are built here instead of in ``_write``. No database access."""
-    from caredesk.patients import fastsql
-
-    found, by_pk = ready.found, ready.by_pk
-    if after is not None:
-        overlay = after.overlay()
-        replaced = {p.pk for p in overlay}
-        found = sorted([p for p in found if p.pk not in replaced] + overlay, key=lambda p: p.pk)  # lowest id first
-        by_pk = {**by_pk, **{p.pk: p for p in overlay}}
-    matched = _match(ready.rows, ready.preps, ready.keys_per_row, found, by_pk, now)
-    existing = ready.existing
-    # new patients: visit figures from the batch's new encounters (written with them)
-    fresh = {id(p) for p in matched.new_patients}
-    for p in matched.new_patients:
-        p.visit_count, p.first_visit_at, p.last_visit_at = 0, None, None
-    for r, p in zip(ready.rows, matched.row_patient, strict=True):
-        if id(p) in fresh and r.source_id not in existing:
-            at = r.visit_at or r.admitted_at
-            p.visit_count += 1
-            if at is not None:
-                p.first_visit_at = at if p.first_visit_at is None or at < p.first_visit_at else p.first_visit_at
-                p.last_visit_at = at if p.last_visit_at is None or at > p.last_visit_at else p.last_visit_at
-    job = _Job(source_system, run, now, matched, existing, ready.placed, fresh)
-    if ids is not None:
-        job.patient_rows = fastsql.copy_rows(matched.new_patients, [ids.popleft() for _p in matched.new_patients])
-        job.build_stage()
-        job.updates = _known_updates(list(matched.changed_known.values()), now)
-    return job
-
-
-def _write(job: _Job) -> None:
-    """The batch's writes: new patients, stage, changed patients, encounters, visit figures; then, if
-    asked, the batch after next read (``_Job.ahead``). Inside the caller's transaction."""
-    from caredesk.patients import fastsql
-    from caredesk.patients.models import Patient
-
-    run, now, source_system = job.run, job.now, job.source_system
-    if job.patient_rows is not None:  # built with the batch (``_build``)
-        fastsql.copy_in(Patient, job.patient_rows)
-    elif connection.vendor == "postgresql":  # the stage rows are built while PostgreSQL takes the new patients in
-        fastsql.copy_insert(job.matched.new_patients, meanwhile=job.build_stage)
+    if vendor == "postgresql":
+        fastsql.copy_insert(new_patients, meanwhile=build_stage)
     else:
-        fastsql.insert_many(job.matched.new_patients)
-        job.build_stage()
-    _fill_stage(job.stage_rows)
-    # the rest in one pipeline (PostgreSQL: statements sent without waiting for each other)
+        fastsql.insert_many(new_patients)
+        build_stage()
+    _fill_stage(stage_rows)
+    # the rest in one pipeline (PostgreSQL: statements sent without waiting for each other): this
+    # batch's changed patients; the next batch's patients looked up (they see this batch's new and
+    # changed ones); this batch's encounters written, while the next batch is matched
+    ahead: _Matched | None = None
     # (cursors closed on the way out: SQLite cannot roll a savepoint back under an unread RETURNING)
     try:
         with ExitStack() as cursors:
             with _pipeline():
-                _update_known(list(job.matched.changed_known.values()), now, job.updates)
+                _update_known(list(changed_known.values()), now)
+                looked_up = _look_up(upcoming) if upcoming else None
                 updated_result = _update_encounters(cursors, source_system, now)
-                created_result = _insert_encounters(cursors, source_system, now, len(job.created_values),
+                created_result = _insert_encounters(cursors, source_system, now, len(created_values),
                                                     found_before=run is None or run.encounters_before)
                 _recount_visits(now, run.created_after if run is not None else None)
-            job.updated, job.created_ids = updated_result(), created_result()
+                if upcoming and looked_up is not None:
+                    ahead = _match(upcoming, *looked_up, now)
+            updated, created_ids = updated_result(), created_result()
     except (IntegrityError, _EncounterRace) as exc:
         if run is not None:
             run.encounters_before = True  # look up from now on, the row-by-row retry first
         if isinstance(exc, _EncounterRace):
             raise
         raise _EncounterRace("visit import: an encounter appeared while the batch was applied") from exc
-    if job.refill:
-        job.new_ids = fastsql.next_ids(Patient, job.refill)
-    job.ahead_known.wait()
-    if job.ahead_rows:
-        job.ahead = _read_ready(job.ahead_rows, source_system, run, job.seq + 1)
-
-
-def _finish(job: _Job) -> list[str]:
-    """After the writes: the former owners of moved encounters recounted, deaths (first discharge with
-    outcome 死亡 wins), statuses, hooks (for the encounters any module can still plan from:
-    ``hooks.planning_horizon``)."""
-    from caredesk.patients import fastsql, hooks
-    from caredesk.patients.actions import refresh_visit_stats_of
-    from caredesk.patients.models import Encounter, Patient
-
-    rows, row_patient, row_changed = job.rows, job.matched.row_patient, job.matched.row_changed
-    existing, created_values, created_ids, updated, fresh = job.existing, job.created_values, job.created_ids, job.updated, job.fresh
-    run, now, alias = job.run, job.now, connection.alias
+    # the former owners of encounters that moved to another patient
     refresh_visit_stats_of({existing[r.source_id][2] for r, p in zip(rows, row_patient, strict=True)
                             if r.source_id in existing and existing[r.source_id][2] != p.pk})
+
+    # 6. deaths (first discharge with outcome 死亡 wins), statuses, hooks (for the encounters any
+    # module can still plan from: hooks.planning_horizon)
     horizon = run.planning_horizon() if run is not None else hooks.planning_horizon()
     created: list[Any] = []
     discharged_ids: list[int] = []
@@ -564,7 +488,7 @@ def _finish(job: _Job) -> list[str]:
                     died.append((p.pk, discharged_at))
             if not hooks.may_matter(r.kind, values["visit_at"], discharged_at, horizon):
                 continue
-            enc = fastsql.new_instance(Encounter, patient_id=p.pk, source_system=job.source_system, source_id=r.source_id,
+            enc = fastsql.new_instance(Encounter, patient_id=p.pk, source_system=source_system, source_id=r.source_id,
                                        created_at=now, updated_at=now,  # as _insert_encounters wrote them
                                        **{k: v for k, v in values.items() if v not in (None, "")})
             if id(p) in fresh:  # a patient created by this batch: the hooks get it with the encounter, not read again
@@ -582,7 +506,7 @@ def _finish(job: _Job) -> list[str]:
             if after[2] == Encounter.Outcome.DIED and after[3]:
                 died.append((p.pk, after[3]))
     deceased_ids = _mark_deceased(died, now)
-    created_here = {p.pk: p for p in job.matched.new_patients}
+    created_here = {p.pk: p for p in new_patients}
     for pk, at in died:  # as _mark_deceased wrote them: the first death of a patient wins
         new = created_here.get(pk)
         if new is not None and pk in deceased_ids and not new.is_deceased:
@@ -593,154 +517,9 @@ def _finish(job: _Job) -> list[str]:
         by_id.update(Encounter.objects.in_bulk(moved))
     hooks.encounters_recorded(created, [by_id[i] for i in discharged_ids])
     hooks.patients_deceased(list(Patient.objects.filter(pk__in=deceased_ids).order_by("id")) if deceased_ids else [])
+    if run is not None:
+        run.matched = ahead  # only once the batch is through: a failed one leaves nothing to reuse
     return statuses
-
-
-# the stage's rows live until commit (ON COMMIT DELETE ROWS): never apply in autocommit. No savepoint of
-# its own: the import's batch has one already (a failed batch rolls back to it), and each costs a round trip
-@transaction.atomic(savepoint=False)
-def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_user: Any = None,
-                            run: RunState | None = None) -> list[str]:
-    job = _build(_read_ready(rows, source_system, run), source_system, run, timezone.now())
-    job.ahead_known.set()  # nothing to read ahead
-    _write(job)
-    return _finish(job)
-
-
-class Pipeline:
-    """The staged path for a whole import run, a batch at a time, with the next batch matched while
-    this one is written (``actions.import_visits``).
-
-    ``submit(job)`` writes a batch: on PostgreSQL in a thread of its own (``threaded``) that uses the
-    importing thread's connection, so the server works on this batch while this process matches the
-    next one (``build(rows, after=job)``); elsewhere at once. The importing thread does not touch the
-    connection until ``finish(job)`` has waited for the write. Each write ends by reading what the
-    batch after next needs (``_Ready``), so a batch is matched against patients read before the batch
-    just before it was written, plus that batch's new and changed patients (``_Job.overlay``). A
-    batch whose read is not of that moment (the first ones, those after a failure) is read again,
-    when the writer is idle. Each write runs in a savepoint of its own: a batch that fails is rolled
-    back, and ``failed`` forgets every read taken since (the caller retries its rows one by one)."""
-
-    def __init__(self, source_system: str, run: RunState, *, threaded: bool, batch_size: int) -> None:
-        self.source_system, self.run, self.batch_size = source_system, run, batch_size
-        self.written = 0  # batches submitted (their writes precede every later read)
-        self.ready: dict[int, _Ready] = {}  # id(rows) -> what was read for them
-        # PostgreSQL: patient ids taken from the sequence ahead (by the writes, ``_Job.refill``), so a
-        # batch's rows are built while the batch before is written; the ones left unused at the end
-        # are a gap in the ids
-        self.ids: deque[int] | None = deque() if connection.vendor == "postgresql" else None
-        self.writer: _Writer | None = _Writer() if threaded else None
-
-    def build(self, rows: list[VisitRow], after: _Job | None = None) -> _Job | None:
-        """The batch matched and ready to write. ``after``: the batch being written now (this one
-        comes next); None when nothing is being written. None when it must wait for ``after``'s
-        write (its read was not taken at the moment the overlay needs, or the id pool is short)."""
-        from caredesk.patients import fastsql
-        from caredesk.patients.models import Patient
-
-        ready = self.ready.get(id(rows))
-        wanted = after.seq if after is not None else self.written
-        short = self.ids is not None and len(self.ids) < len(rows)
-        if ready is None or ready.rows is not rows or ready.seen != wanted or short:
-            if after is not None:
-                return None
-            ready = _read_ready(rows, self.source_system, self.run, self.written)
-            if self.ids is not None and short:
-                self.ids.extend(fastsql.next_ids(Patient, 2 * max(self.batch_size, len(rows)) - len(self.ids)))
-        self.ready.pop(id(rows), None)
-        return _build(ready, self.source_system, self.run, timezone.now(), after, self.ids)
-
-    def prefetch(self, rows: list[VisitRow]) -> None:
-        """Read for the batch after the one about to be submitted, unless the write before did
-        (call while nothing is being written)."""
-        ready = self.ready.get(id(rows))
-        if ready is None or ready.rows is not rows or ready.seen != self.written:
-            self.ready[id(rows)] = _read_ready(rows, self.source_system, self.run, self.written)
-
-    def submit(self, job: _Job, ahead: Callable[[], list[VisitRow]]) -> None:
-        """Write the batch; then read for the rows ``ahead()`` gives (the batch after the next one,
-        if any), called here once the writer has the batch (it may take the time to read them)."""
-        job.seq, self.written = self.written, self.written + 1
-        if self.ids is not None:  # enough for the next batch, built while this one is written, and the one after
-            job.refill = max(0, 2 * self.batch_size - len(self.ids))
-        if self.writer is not None:
-            self.writer.submit(job)
-        try:
-            job.ahead_rows = ahead() or None
-        finally:  # (a writer waiting for it goes on without, whatever happens here)
-            job.ahead_known.set()
-        if self.writer is None:
-            _Writer.run(job)
-
-    def finish(self, job: _Job) -> list[str]:
-        """Wait for the batch's write; its statuses (or its error, once the savepoint is rolled back)."""
-        job.done.wait()
-        if job.error is not None:
-            self.failed()
-            raise job.error
-        if job.ahead is not None:
-            self.ready[id(job.ahead.rows)] = job.ahead
-        if self.ids is not None:
-            self.ids.extend(job.new_ids)
-        return _finish(job)
-
-    def failed(self) -> None:
-        self.ready.clear()
-        self.written += 1  # the retry writes too: no read taken before it matches anything after it
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
-
-
-WRITER_SWITCH_INTERVAL = 0.00005  # seconds
-
-
-class _Writer:
-    """A thread that writes the pipeline's batches on the importing thread's connection (shared with
-    Django's consent, ``inc_thread_sharing``); one batch at a time, while the importing thread leaves
-    the connection alone (``Pipeline``)."""
-
-    def __init__(self) -> None:
-        from django.db import DEFAULT_DB_ALIAS, connections
-
-        self.alias = DEFAULT_DB_ALIAS
-        self.wrapper = connections[self.alias]
-        self.wrapper.inc_thread_sharing()
-        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        # the writer needs the interpreter briefly after each answer from the server; with the default
-        # 5 ms switch interval it waited that long for the importing thread to let go, every time
-        self.switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(WRITER_SWITCH_INTERVAL)
-        self.thread = threading.Thread(target=self._loop, name="caredesk-import-writer", daemon=True)
-        self.thread.start()
-
-    def _loop(self) -> None:
-        from django.db import connections
-
-        connections[self.alias] = self.wrapper  # this thread's ``connection``: the importing thread's
-        while (job := self.jobs.get()) is not None:
-            self.run(job)
-
-    @staticmethod
-    def run(job: _Job) -> None:
-        try:
-            with transaction.atomic():  # a savepoint: a failed batch leaves nothing behind
-                _write(job)
-        except BaseException as exc:  # handed to the importing thread (``Pipeline.finish``)
-            job.error = exc
-        finally:
-            job.done.set()
-
-    def submit(self, job: _Job) -> None:
-        self.jobs.put(job)
-
-    def close(self) -> None:
-        self.jobs.put(None)
-        self.thread.join()
-        self.wrapper.dec_thread_sharing()
-        sys.setswitchinterval(self.switch_interval)
 
 
 # --- SQL --------------------------------------------------------------------------------------------
@@ -774,24 +553,11 @@ def _convert(field_name: str, model: Any) -> Any:
     return _converter(model._meta.get_field(field_name))
 
 
-def _update_known(patients: list[_Known], now: Any, statements: list[tuple[str, Any, bool]] | None = None) -> None:
-    """One ``UPDATE`` per set of changed columns: ``_known_updates``'s statements (or those given,
-    built earlier for these patients)."""
-    with connection.cursor() as cur:
-        for sql, params, many in _known_updates(patients, now) if statements is None else statements:
-            if many:
-                cur.executemany(sql, params)
-            else:
-                cur.execute(sql, params)
-
-
-def _known_updates(patients: list[_Known], now: Any) -> list[tuple[str, Any, bool]]:
-    """The statements of ``_update_known`` as (SQL, parameters, executemany?): identity values
-    re-encrypted and their blind indexes, pinyin and last four digits derived as
-    ``refresh_derived_fields`` does. No database access."""
-    statements: list[tuple[str, Any, bool]] = []
+def _update_known(patients: list[_Known], now: Any) -> None:
+    """One ``UPDATE`` per set of changed columns (executemany): identity values re-encrypted and
+    their blind indexes, pinyin and last four digits derived as ``refresh_derived_fields`` does."""
     if not patients:
-        return statements
+        return
     from caredesk.patients.models import Patient
     from caredesk.patients.pinyin import name_to_pinyin
 
@@ -827,18 +593,18 @@ def _known_updates(patients: list[_Known], now: Any) -> list[tuple[str, Any, boo
                     row.append(value)
             row += [to_dt(now) if to_dt else now, p.pk]
             params.append(row)
-        if connection.vendor == "postgresql":
-            # one statement for the group: its values as one array per column, unnested
-            types = [_ARRAY_TYPES.get(Patient._meta.get_field(c).get_internal_type(), "text") for c in columns]
-            statements.append((
-                f"UPDATE {qn(Patient._meta.db_table)} AS p SET {', '.join(f'{qn(c)} = v.{qn(c)}' for c in columns)} "  # noqa: S608
-                f"FROM unnest({', '.join(f'%s::{t}[]' for t in [*types, 'bigint'])}) "
-                f"AS v({', '.join(qn(c) for c in [*columns, 'id'])}) WHERE p.id = v.id",
-                [list(col) for col in zip(*params, strict=True)], False))
-        else:  # SQLite runs executemany as a loop over one prepared statement, in this process
-            statements.append((f"UPDATE {qn(Patient._meta.db_table)} SET {', '.join(f'{qn(c)} = %s' for c in columns)} "  # noqa: S608
-                               f"WHERE {qn('id')} = %s", params, True))
-    return statements
+        with connection.cursor() as cur:
+            if connection.vendor == "postgresql":
+                # one statement for the group: its values as one array per column, unnested
+                types = [_ARRAY_TYPES.get(Patient._meta.get_field(c).get_internal_type(), "text") for c in columns]
+                cur.execute(
+                    f"UPDATE {qn(Patient._meta.db_table)} AS p SET {', '.join(f'{qn(c)} = v.{qn(c)}' for c in columns)} "  # noqa: S608
+                    f"FROM unnest({', '.join(f'%s::{t}[]' for t in [*types, 'bigint'])}) "
+                    f"AS v({', '.join(qn(c) for c in [*columns, 'id'])}) WHERE p.id = v.id",
+                    [list(col) for col in zip(*params, strict=True)])
+            else:  # SQLite runs executemany as a loop over one prepared statement, in this process
+                cur.executemany(f"UPDATE {qn(Patient._meta.db_table)} SET {', '.join(f'{qn(c)} = %s' for c in columns)} "  # noqa: S608
+                                f"WHERE {qn('id')} = %s", params)
 
 
 # PostgreSQL array types of the patient columns ``_update_known`` writes (others are text)

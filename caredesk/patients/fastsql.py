@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from caredesk.core.sqlinsert import _converter, insert
 
-__all__ = ["copy_in", "copy_insert", "copy_rows", "first", "insert", "insert_many", "new_instance", "next_ids", "update", "update_many"]
+__all__ = ["first", "insert", "insert_many", "new_instance", "update", "update_many"]
 
 
 @lru_cache(maxsize=32)
@@ -164,60 +164,30 @@ def copy_insert(objs: list[Any], *, meanwhile: Callable[[], None] | None = None)
             meanwhile()
         return
     model = objs[0].__class__
-    ids = next_ids(model, len(objs))
-    rows = copy_rows(objs, ids)
-    copy_in(model, rows, meanwhile=meanwhile)
-
-
-def next_ids(model: type[models.Model], count: int) -> list[int]:
-    """PostgreSQL: ``count`` ids from the table's sequence, ascending (``nextval`` once each)."""
     meta = model._meta
+    plan, _per, _head, _tail = _bulk_plan(model, connection.vendor)
+    qn = connection.ops.quote_name
     pk_column = str(meta.pk.column) if meta.pk is not None else "id"
+    now = timezone.now()
+    alias = connection.alias
     with connection.cursor() as cur:
         # the sequence is resolved once (materialised): as an argument of nextval() it was looked up
         # in the catalogue again for every row, 8x the time (4 µs an id, 1.3 s of server time per 300k patients)
         cur.execute("WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, %s)::regclass AS seq) "
-                    "SELECT nextval(s.seq) FROM s, generate_series(1, %s)", [meta.db_table, pk_column, count])
-        return [r[0] for r in cur.fetchall()]
-
-
-def copy_rows(objs: list[Any], ids: list[int]) -> list[list[Any]]:
-    """The rows ``copy_in`` writes for new objects, with these ids (each object gets its id and is
-    marked saved). No database access: it may run while the connection is busy elsewhere."""
-    if not objs:
-        return []
-    model = objs[0].__class__
-    values = _row_values(model, connection.vendor)
-    now = timezone.now()
-    alias = connection.alias
-    rows = []
-    for obj, pk in zip(objs, ids, strict=True):
-        rows.append([pk, *values(obj, now)])
-        obj.pk = pk
-        obj._state.adding = False
-        obj._state.db = alias
-    return rows
-
-
-def copy_in(model: type[models.Model], rows: list[list[Any]], *, meanwhile: Callable[[], None] | None = None) -> None:
-    """PostgreSQL: ``copy_rows``'s rows into the model's table with a binary ``COPY``; ``meanwhile``
-    as ``copy_insert``'s."""
-    if not rows:
-        if meanwhile is not None:
-            meanwhile()
-        return
-    meta = model._meta
-    plan = _bulk_plan(model, connection.vendor)[0]
-    qn = connection.ops.quote_name
-    pk_column = str(meta.pk.column) if meta.pk is not None else "id"
-    with connection.cursor() as cur:
+                    "SELECT nextval(s.seq) FROM s, generate_series(1, %s)", [meta.db_table, pk_column, len(objs)])
+        ids = [r[0] for r in cur.fetchall()]
         columns = ", ".join([qn(pk_column), *(qn(str(f.column)) for f, _a, _c, _auto in plan)])
+        values = _row_values(model, connection.vendor)
         types = _column_types(cur, meta.db_table, (pk_column, *(str(f.column) for f, _a, _c, _auto in plan)))
         # binary: psycopg writes a row several times faster than it formats it as text
         with cur.cursor.copy(f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(types)
-            for row in rows:
-                copy.write_row(row)
+            for obj, pk in zip(objs, ids, strict=True):
+                copy.write_row([pk, *values(obj, now)])
+            for obj, pk in zip(objs, ids, strict=True):
+                obj.pk = pk
+                obj._state.adding = False
+                obj._state.db = alias
             if meanwhile is not None:
                 meanwhile()
 

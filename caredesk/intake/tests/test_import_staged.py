@@ -282,8 +282,8 @@ def test_postgresql_copies_new_patients_and_stages_encounters(tmp_path: Path, ho
     if connection.vendor != "postgresql":
         pytest.skip("the COPY path is PostgreSQL's (run with DATABASE_URL=postgres://…)")
     copied: list[int] = []
-    real = fastsql.copy_in
-    monkeypatch.setattr(fastsql, "copy_in", lambda model, rows, **kw: (copied.append(len(rows)), real(model, rows, **kw)))
+    real = fastsql.copy_insert
+    monkeypatch.setattr(fastsql, "copy_insert", lambda objs, **kw: (copied.append(len(objs)), real(objs, **kw)))
     monkeypatch.setattr(fastsql, "insert_many", lambda objs: pytest.fail("PostgreSQL must use COPY"))
     run = import_visits(write_csv(tmp_path / "v.csv", VISITS, "gbk"), batch_size=2)
     assert (run.imported, sum(copied)) == (5, 3)
@@ -509,76 +509,48 @@ def _same_patient_rows(n: int) -> list[list[str]]:
                                     就诊时间=f"2026-03-{10 + i:02d} 09:00") for i in range(n))]
 
 
-def test_the_next_batch_is_matched_while_this_one_is_written(tmp_path: Path, hook_calls: dict[str, list[Any]],
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """The import's pipeline: each batch after the first is matched while the batch before is
-    written (on PostgreSQL by the writer thread), against patients read before that write plus the
-    ones it creates or changes, held in memory. The first two batches are read on their own; each
-    later one is read by the write two batches before it."""
-    import threading
-
+def test_the_next_batch_is_matched_while_the_server_writes_this_one(tmp_path: Path, hook_calls: dict[str, list[Any]],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The import hands the applier its next batch: that batch's patients are looked up once this
+    one's are written, and matched while the server applies this one's encounters (on PostgreSQL
+    inside psycopg's pipeline, so the server runs while this process matches). Only the first batch
+    is looked up and matched on its own; the later ones find the patients the batch before created."""
     from caredesk.intake import visit_stage
     from caredesk.patients.models import Encounter, Patient
 
-    reads: list[tuple[int, str]] = []
-    builds: list[tuple[int, bool]] = []
-    real_read, real_build = visit_stage._read_ready, visit_stage._build
+    alone: list[int] = []
+    ahead: list[tuple[int, bool]] = []
+    real_alone, real_match = visit_stage._look_up_and_match, visit_stage._match
+    monkeypatch.setattr(visit_stage, "_look_up_and_match", lambda rows, now: (alone.append(len(rows)), real_alone(rows, now))[1])
 
-    def read(rows: list[Any], *args: Any) -> Any:
-        reads.append((len(rows), threading.current_thread().name))
-        return real_read(rows, *args)
+    def match(rows: list[Any], *args: Any) -> Any:
+        pipeline = getattr(connection.connection, "_pipeline", None) if connection.vendor == "postgresql" else None
+        ahead.append((len(rows), pipeline is not None))
+        return real_match(rows, *args)
 
-    def build(ready: Any, source_system: str, run: Any, now: Any, after: Any = None, ids: Any = None) -> Any:
-        builds.append((len(ready.rows), after is not None))
-        return real_build(ready, source_system, run, now, after, ids)
-
-    monkeypatch.setattr(visit_stage, "_read_ready", read)
-    monkeypatch.setattr(visit_stage, "_build", build)
+    monkeypatch.setattr(visit_stage, "_match", match)
     run = import_visits(write_csv(tmp_path / "v.csv", _same_patient_rows(12), "gbk"), batch_size=3)
     assert (run.imported, run.rejected) == (12, 0)
-    assert builds == [(3, False), (3, True), (3, True), (3, True)]
-    writer = "caredesk-import-writer" if connection.vendor == "postgresql" else threading.main_thread().name
-    assert reads == [(3, threading.main_thread().name), (3, threading.main_thread().name), (3, writer), (3, writer)]
+    assert alone == [3]
+    assert [n for n, _p in ahead] == [3, 3, 3, 3]  # the first batch's own, then three looked ahead
+    if connection.vendor == "postgresql":
+        assert [inside for _n, inside in ahead] == [False, True, True, True]
     assert Patient.objects.count() == 6  # no patient created twice across a batch boundary
     assert sorted(Patient.objects.values_list("visit_count", flat=True)) == [2] * 6
     assert Encounter.objects.filter(patient__outpatient_no="M1").count() == 2
 
 
-def test_a_patient_the_batch_before_changed_is_matched_by_its_new_values(tmp_path: Path, hook_calls: dict[str, list[Any]]) -> None:
-    """A stored patient gains a 住院号 in one batch; the next batch (matched before that write is
-    done) finds the patient by it, and a new patient of the first batch is changed by the second."""
-    from caredesk.patients.models import Encounter, Patient
-
-    old = Patient.objects.create(name="李四", outpatient_no="M9")
-    stay = {"就诊类型(门诊/住院)": "住院", "就诊时间": ""}
-    rows = [STANDARD_HEADERS,
-            row(流水号="A1", 门诊号="M9", 姓名="李四", 身份证号="", 手机号="", 就诊时间="2026-03-01 09:00"),
-            row(**stay, 流水号="A2", 门诊号="M9", 住院号="Z9", 姓名="李四", 身份证号="", 手机号="", 入院时间="2026-03-02 09:00"),
-            row(流水号="A3", 门诊号="M5", 姓名="王五", 身份证号="", 手机号="", 就诊时间="2026-03-03 09:00"),
-            row(**stay, 流水号="B1", 门诊号="", 住院号="Z9", 姓名="李四", 身份证号="", 手机号="", 入院时间="2026-03-04 09:00"),
-            row(流水号="B2", 门诊号="M5", 姓名="王五", 身份证号="", 手机号="13800001111", 就诊时间="2026-03-05 09:00"),
-            row(流水号="B3", 门诊号="M6", 姓名="赵六", 身份证号="", 手机号="", 就诊时间="2026-03-06 09:00")]
-    run = import_visits(write_csv(tmp_path / "v.csv", rows, "gbk"), batch_size=3)
-    assert (run.imported, run.rejected) == (6, 0)
-    assert Patient.objects.count() == 3
-    old.refresh_from_db()
-    assert (old.inpatient_no, old.visit_count) == ("Z9", 3)
-    wang = Patient.objects.get(outpatient_no="M5")
-    assert (wang.mobile, wang.mobile_last4, wang.visit_count) == ("13800001111", "1111", 2)
-    assert Encounter.objects.filter(patient=old).count() == 3
-
-
-def test_a_batch_that_fails_leaves_no_read_behind(tmp_path: Path, hook_calls: dict[str, list[Any]],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """The second batch fails after the third was matched against it: it is rolled back and retried
-    row by row, so the patients the third batch's match took from memory (created by the failed
-    attempt) are gone. The third batch is read again and finds the ones the retry created."""
+def test_a_batch_that_fails_leaves_no_look_ahead_behind(tmp_path: Path, hook_calls: dict[str, list[Any]],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The second batch fails after it matched the third: it is rolled back and retried row by row,
+    so the patients the third batch's match found (created by the failed attempt) are gone. The
+    third batch is looked up again and finds the ones the retry created."""
     from caredesk.intake import visit_stage
     from caredesk.patients.models import Encounter, Patient
 
-    reads: list[int] = []
-    real_read, real_recount = visit_stage._read_ready, visit_stage._recount_visits
-    monkeypatch.setattr(visit_stage, "_read_ready", lambda rows, *args: (reads.append(len(rows)), real_read(rows, *args))[1])
+    alone: list[int] = []
+    real_alone, real_recount = visit_stage._look_up_and_match, visit_stage._recount_visits
+    monkeypatch.setattr(visit_stage, "_look_up_and_match", lambda rows, now: (alone.append(len(rows)), real_alone(rows, now))[1])
     calls: list[int] = []
 
     def recount(*args: Any) -> None:
@@ -588,11 +560,10 @@ def test_a_batch_that_fails_leaves_no_read_behind(tmp_path: Path, hook_calls: di
             raise RuntimeError("the second batch fails once")
 
     monkeypatch.setattr(visit_stage, "_recount_visits", recount)
-    rows = _same_patient_rows(8)  # patients M0–M3; M1 spans the first and second batch, M2 the second (rows 4, 5)
+    rows = _same_patient_rows(8)  # patients M0–M3; M2 spans the second and third batch (rows 4, 5)
     run = import_visits(write_csv(tmp_path / "v.csv", rows, "gbk"), batch_size=3)
     assert (run.imported, run.rejected) == (8, 0)
-    # the first two batches; the third, by the first write; the retry, row by row; the third batch again
-    assert reads == [3, 3, 2, 1, 1, 1, 2]
+    assert alone == [3, 1, 1, 1, 2]  # first batch; the retry, row by row; the third batch again
     assert Patient.objects.count() == 4
     assert sorted(Patient.objects.values_list("visit_count", flat=True)) == [2] * 4
     assert set(Encounter.objects.values_list("patient_id", flat=True)) == set(Patient.objects.values_list("id", flat=True))
