@@ -405,6 +405,9 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
             if at is not None:
                 p.first_visit_at = at if p.first_visit_at is None or at < p.first_visit_at else p.first_visit_at
                 p.last_visit_at = at if p.last_visit_at is None or at > p.last_visit_at else p.last_visit_at
+    # changed patients the run created, to whom the batch only adds encounters: their visit figures
+    # go with the UPDATE of their other changes (one new row version, not two: ``_recount_visits``)
+    visits = _added_visits(rows, row_patient, changed_known, existing, run.created_after if run is not None else None)
 
     # 5. the batch's encounters as stage rows (built while PostgreSQL takes the new patients in),
     # then set-based upserts
@@ -434,7 +437,7 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
             if not existed:
                 created_values[r.source_id] = values
             stage_rows.append((r.line, r.source_id, p.pk, *(None if values[c] == "" else values[c] for c in _MERGED),
-                               existed, existed or id(p) not in fresh))
+                               existed, existed or (id(p) not in fresh and p.pk not in visits)))
 
     if vendor == "postgresql":
         fastsql.copy_insert(new_patients, meanwhile=build_stage)
@@ -450,7 +453,7 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     try:
         with ExitStack() as cursors:
             with _pipeline():
-                _update_known(list(changed_known.values()), now)
+                _update_known(list(changed_known.values()), now, visits)
                 looked_up = _look_up(upcoming) if upcoming else None
                 updated_result = _update_encounters(cursors, source_system, now)
                 created_result = _insert_encounters(cursors, source_system, now, len(created_values),
@@ -553,26 +556,57 @@ def _convert(field_name: str, model: Any) -> Any:
     return _converter(model._meta.get_field(field_name))
 
 
-def _update_known(patients: list[_Known], now: Any) -> None:
+def _added_visits(rows: list[VisitRow], row_patient: list[Any], changed_known: dict[int, _Known],
+                  existing: dict[str, Any], created_after: int | None) -> dict[int, tuple[int, Any, Any]]:
+    """Patient id -> (visits, first, last) that the batch adds, for the changed patients created
+    during the run (id above ``created_after``) whose rows in the batch are all new encounters: the
+    figures ``_recount_visits`` would add to theirs. The others are left to it."""
+    if created_after is None or not changed_known:
+        return {}
+    added: dict[int, tuple[int, Any, Any]] = {}
+    mixed: set[int] = set()
+    for r, p in zip(rows, row_patient, strict=True):
+        pk = getattr(p, "pk", None)
+        if pk is None or pk not in changed_known or changed_known[pk] is not p or pk <= created_after:
+            continue
+        if r.source_id in existing:
+            mixed.add(pk)
+            continue
+        at = r.visit_at or r.admitted_at
+        n, first, last = added.get(pk, (0, None, None))
+        if at is not None:
+            first = at if first is None or at < first else first
+            last = at if last is None or at > last else last
+        added[pk] = (n + 1, first, last)
+    for pk in mixed:
+        added.pop(pk, None)
+    return added
+
+
+def _update_known(patients: list[_Known], now: Any, visits: dict[int, tuple[int, Any, Any]] | None = None) -> None:
     """One ``UPDATE`` per set of changed columns (executemany): identity values re-encrypted and
-    their blind indexes, pinyin and last four digits derived as ``refresh_derived_fields`` does."""
+    their blind indexes, pinyin and last four digits derived as ``refresh_derived_fields`` does;
+    ``visits`` (``_added_visits``) added to the visit figures of the patients it names."""
     if not patients:
         return
     from caredesk.patients.models import Patient
     from caredesk.patients.pinyin import name_to_pinyin
 
-    groups: dict[tuple[str, ...], list[_Known]] = defaultdict(list)
+    visits = visits or {}
+    groups: dict[tuple[tuple[str, ...], bool], list[_Known]] = defaultdict(list)
     for p in patients:
-        groups[tuple(sorted(p.changes))].append(p)
+        groups[tuple(sorted(p.changes)), p.pk in visits].append(p)
     qn = connection.ops.quote_name
     to_date = _convert("birth_date", Patient)
     to_dt = _convert("updated_at", Patient)
-    for names, members in groups.items():
+    for (names, counted), members in groups.items():
         columns: list[str] = []
         for name in names:
             columns += {"name": ["name", "name_pinyin", "name_initials"], "id_number": ["id_number", "id_number_bidx"],
                         "mobile": ["mobile", "mobile_bidx", "mobile_last4"]}.get(name, [name])
         columns.append("updated_at")
+        if counted:
+            columns += _ADDED
         params = []
         for p in members:
             row: list[Any] = []
@@ -591,20 +625,38 @@ def _update_known(patients: list[_Known], now: Any) -> None:
                     row.append(to_date(value) if to_date and value is not None else value)
                 else:
                     row.append(value)
-            row += [to_dt(now) if to_dt else now, p.pk]
+            row.append(to_dt(now) if to_dt else now)
+            if counted:
+                n, first, last = visits[p.pk]
+                row += [n, *(to_dt(at) if to_dt and at is not None else at for at in (first, last))]
+            row.append(p.pk)
             params.append(row)
+        sets = [f"{qn(c)} = v.{qn(c)}" for c in columns if c not in _ADDED]
+        if counted:  # as _recount_visits adds a batch's new encounters (a NULL time leaves the bound as it is)
+            sets += ["visit_count = p.visit_count + v.added_n",
+                     "first_visit_at = CASE WHEN v.added_first IS NOT NULL AND (p.first_visit_at IS NULL "
+                     "OR v.added_first < p.first_visit_at) THEN v.added_first ELSE p.first_visit_at END",
+                     "last_visit_at = CASE WHEN v.added_last IS NOT NULL AND (p.last_visit_at IS NULL "
+                     "OR v.added_last > p.last_visit_at) THEN v.added_last ELSE p.last_visit_at END"]
         with connection.cursor() as cur:
             if connection.vendor == "postgresql":
                 # one statement for the group: its values as one array per column, unnested
-                types = [_ARRAY_TYPES.get(Patient._meta.get_field(c).get_internal_type(), "text") for c in columns]
+                types = [_ARRAY_TYPES.get(Patient._meta.get_field(c).get_internal_type(), "text") if c not in _ADDED
+                         else _ADDED[c] for c in columns]
                 cur.execute(
-                    f"UPDATE {qn(Patient._meta.db_table)} AS p SET {', '.join(f'{qn(c)} = v.{qn(c)}' for c in columns)} "  # noqa: S608
+                    f"UPDATE {qn(Patient._meta.db_table)} AS p SET {', '.join(sets)} "  # noqa: S608
                     f"FROM unnest({', '.join(f'%s::{t}[]' for t in [*types, 'bigint'])}) "
                     f"AS v({', '.join(qn(c) for c in [*columns, 'id'])}) WHERE p.id = v.id",
                     [list(col) for col in zip(*params, strict=True)])
             else:  # SQLite runs executemany as a loop over one prepared statement, in this process
-                cur.executemany(f"UPDATE {qn(Patient._meta.db_table)} SET {', '.join(f'{qn(c)} = %s' for c in columns)} "  # noqa: S608
-                                f"WHERE {qn('id')} = %s", params)
+                # (its UPDATE … FROM the row's own values: the added figures are read more than once)
+                cur.executemany(
+                    f"UPDATE {qn(Patient._meta.db_table)} AS p SET {', '.join(sets)} "  # noqa: S608
+                    f"FROM (SELECT {', '.join(f'%s AS {qn(c)}' for c in [*columns, 'id'])}) AS v WHERE p.id = v.id", params)
+
+
+# the visit figures a changed patient's UPDATE may add (``_added_visits``), with their PostgreSQL types
+_ADDED = {"added_n": "integer", "added_first": "timestamptz", "added_last": "timestamptz"}
 
 
 # PostgreSQL array types of the patient columns ``_update_known`` writes (others are text)

@@ -567,3 +567,30 @@ def test_a_batch_that_fails_leaves_no_look_ahead_behind(tmp_path: Path, hook_cal
     assert Patient.objects.count() == 4
     assert sorted(Patient.objects.values_list("visit_count", flat=True)) == [2] * 4
     assert set(Encounter.objects.values_list("patient_id", flat=True)) == set(Patient.objects.values_list("id", flat=True))
+
+
+@pytest.mark.parametrize("method", ["batch", "staged"])
+def test_a_patient_changed_by_a_later_batch_gets_its_new_visits_counted_once(tmp_path: Path, hook_calls: dict[str, list[Any]],
+                                                                              method: str) -> None:
+    """A patient the run created gains a 住院号 in a later batch, which also brings two visits, one
+    before the first one known: the staged path adds them with the UPDATE of the 住院号 (one new row
+    version, not two) and leaves them out of the batch's visit-figure increments."""
+    from django.utils import timezone
+
+    from caredesk.patients.models import Patient
+
+    stay = {"就诊类型(门诊/住院)": "住院", "就诊时间": ""}
+    rows = [STANDARD_HEADERS,
+            row(流水号="A1", 门诊号="M1", 姓名="张三", 身份证号="", 手机号="", 就诊时间="2026-03-05 09:00"),
+            row(流水号="A2", 门诊号="M2", 姓名="李四", 身份证号="", 手机号="", 就诊时间="2026-03-06 09:00"),
+            row(**stay, 流水号="B1", 门诊号="M1", 住院号="Z1", 姓名="张三", 身份证号="", 手机号="", 入院时间="2026-03-01 09:00"),
+            row(流水号="B2", 门诊号="M1", 姓名="张三", 身份证号="", 手机号="", 就诊时间="2026-03-09 09:00"),
+            row(流水号="C1", 门诊号="M2", 姓名="李四", 身份证号="", 手机号="", 就诊时间="2026-03-10 09:00")]
+    run = import_visits(write_csv(tmp_path / "v.csv", rows, "gbk"), batch_size=2, method=method)
+    assert (run.imported, run.rejected) == (5, 0)
+    zhang = Patient.objects.get(outpatient_no="M1")
+    assert zhang.inpatient_no == "Z1"
+    assert zhang.visit_count == 3
+    assert (f"{timezone.localtime(zhang.first_visit_at):%m-%d}", f"{timezone.localtime(zhang.last_visit_at):%m-%d}") == ("03-01", "03-09")
+    li = Patient.objects.get(outpatient_no="M2")
+    assert (li.visit_count, f"{timezone.localtime(li.last_visit_at):%m-%d}") == (2, "03-10")
