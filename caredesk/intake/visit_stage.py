@@ -57,7 +57,8 @@ STAGE_COLUMNS = (
     ("visit_type", "text", "text"), ("outcome", "text", "text"), ("status", "text", "text"),
     ("existed", "boolean", "integer"),
     # the patient's visit figures are recounted from the table: an existing patient, or a new one
-    # that took over an existing encounter (a new patient's other figures come from the batch)
+    # that took over an existing encounter (a new patient's other figures come from the batch; a
+    # changed one's may come with the UPDATE of its changes, ``_added_visits``)
     ("recount", "boolean", "integer"),
 )
 _NAMES = [c[0] for c in STAGE_COLUMNS]
@@ -566,8 +567,8 @@ def _added_visits(rows: list[VisitRow], row_patient: list[Any], changed_known: d
     added: dict[int, tuple[int, Any, Any]] = {}
     mixed: set[int] = set()
     for r, p in zip(rows, row_patient, strict=True):
-        pk = getattr(p, "pk", None)
-        if pk is None or pk not in changed_known or changed_known[pk] is not p or pk <= created_after:
+        pk = p.pk  # (None for a patient the batch creates)
+        if pk is None or pk <= created_after or changed_known.get(pk) is not p:
             continue
         if r.source_id in existing:
             mixed.add(pk)

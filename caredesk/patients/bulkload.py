@@ -7,8 +7,8 @@ random, so every row lands on another page of each. The links to a merge survivo
 client are empty for every patient a load creates, yet each new row is still an entry in their
 indexes (read only by the merge screens and group pages), so they wait too. On PostgreSQL the
 encounters' foreign keys and the patients' own two are dropped as well and added back at the end
-(one check of every row instead of one per row). The indexes that the import itself looks patients and encounters up by
-(identity number, mobile, record numbers, source id) stay. The encounter timeline (patient, time)
+(one check of every row instead of one per row). The indexes that the import itself looks
+patients and encounters up by (identity number, mobile, record numbers, source id) stay. The encounter timeline (patient, time)
 is deferred too when the archive holds no encounter: the import reads it only to recount the visit
 figures of patients that existed before the run, and a first load has none (another writer
 meanwhile recounts its patient with a scan, slower but the same). ``defer()`` drops the others
