@@ -403,9 +403,7 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
         if id(p) in fresh and r.source_id not in existing:
             at = r.visit_at or r.admitted_at
             p.visit_count += 1
-            if at is not None:
-                p.first_visit_at = at if p.first_visit_at is None or at < p.first_visit_at else p.first_visit_at
-                p.last_visit_at = at if p.last_visit_at is None or at > p.last_visit_at else p.last_visit_at
+            p.first_visit_at, p.last_visit_at = _widened(p.first_visit_at, p.last_visit_at, at)
     # changed patients the run created, to whom the batch only adds encounters: their visit figures
     # go with the UPDATE of their other changes (one new row version, not two: ``_recount_visits``)
     visits = _added_visits(rows, row_patient, changed_known, existing, run.created_after if run is not None else None)
@@ -557,6 +555,13 @@ def _convert(field_name: str, model: Any) -> Any:
     return _converter(model._meta.get_field(field_name))
 
 
+def _widened(first: Any, last: Any, at: Any) -> tuple[Any, Any]:
+    """The first and last visit times once a visit at ``at`` is counted (a visit without a time leaves them)."""
+    if at is None:
+        return first, last
+    return (at if first is None or at < first else first), (at if last is None or at > last else last)
+
+
 def _added_visits(rows: list[VisitRow], row_patient: list[Any], changed_known: dict[int, _Known],
                   existing: dict[str, Any], created_after: int | None) -> dict[int, tuple[int, Any, Any]]:
     """Patient id -> (visits, first, last) that the batch adds, for the changed patients created
@@ -575,10 +580,7 @@ def _added_visits(rows: list[VisitRow], row_patient: list[Any], changed_known: d
             continue
         at = r.visit_at or r.admitted_at
         n, first, last = added.get(pk, (0, None, None))
-        if at is not None:
-            first = at if first is None or at < first else first
-            last = at if last is None or at > last else last
-        added[pk] = (n + 1, first, last)
+        added[pk] = (n + 1, *_widened(first, last, at))
     for pk in mixed:
         added.pop(pk, None)
     return added
