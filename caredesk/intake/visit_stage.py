@@ -39,6 +39,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from caredesk.core import pii
+from caredesk.core.indexes import hashed_columns
 from caredesk.patients.directory import Directory
 
 from .visit_apply import Prepared, prepared
@@ -97,7 +98,8 @@ def _load_known(arrays: dict[str, list[Any]]) -> list[_Known]:
     """Patients whose column has one of the values (``arrays``: column -> values), lowest id first.
     PostgreSQL: one query, one ``= ANY(…)`` array per column (a batch's IN lists would hold
     thousands of parameters, which PostgreSQL spends longer parsing and planning than running;
-    text arrays travel as one string, ``_any_text``).
+    text arrays travel as one string, ``_any_text``; a blind index's array says its values are not
+    empty, so that the hash index serves it, ``NonEmptyHashIndex``).
     SQLite: one query per column and chunk of values; with the whole batch in one OR of IN lists
     its planner scans the table instead of probing the indexes, and a batch then costs as much as
     the archive is large (0.3 s at 150k patients; a test checks the plan)."""
@@ -106,7 +108,9 @@ def _load_known(arrays: dict[str, list[Any]]) -> list[_Known]:
     if connection.vendor == "postgresql":
         columns = ", ".join(f"p.{c}" for c in _KNOWN_FIELDS[:-1])
         terms = [(c, _any_text(v) if c != "id" else ("%s", list(v))) for c, v in arrays.items()]
-        where = " OR ".join(f"p.{c} = ANY({sql})" for c, (sql, _v) in terms) or "false"
+        hashed = hashed_columns(Patient)
+        where = " OR ".join(f"(p.{c} = ANY({sql}) AND p.{c} <> '')" if c in hashed else f"p.{c} = ANY({sql})"
+                            for c, (sql, _v) in terms) or "false"
         with connection.cursor() as cur:
             cur.execute(f"SELECT {columns}, p.address FROM {Patient._meta.db_table} p WHERE {where} ORDER BY p.id",  # noqa: S608
                         [value for _c, (_sql, value) in terms])

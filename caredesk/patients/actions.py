@@ -75,13 +75,13 @@ def _match(data: PatientData) -> tuple[Patient | None, tuple[str, str] | None]:
                 found, matched = hit[0], (system, value)
                 break
     if found is None and data.id_number.strip():
-        found = _probe("id_number_bidx = %s", [pii.blind_index("id_number", data.id_number)])
+        found = _probe("id_number_bidx = %s AND id_number_bidx <> ''", [pii.blind_index("id_number", data.id_number)])
     if found is None and data.outpatient_no.strip():
         found = _probe("outpatient_no = %s", [data.outpatient_no.strip()])
     if found is None and data.inpatient_no.strip():
         found = _probe("inpatient_no = %s", [data.inpatient_no.strip()])
     if found is None and data.name.strip() and data.mobile.strip():
-        found = _probe("name = %s AND mobile_bidx = %s", [data.name.strip(), pii.blind_index("phone", data.mobile)])
+        found = _probe("name = %s AND mobile_bidx = %s AND mobile_bidx <> ''", [data.name.strip(), pii.blind_index("phone", data.mobile)])
     if found is None:
         return None, None
     patient = fastsql.first(Patient, pk=found)

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from caredesk.core import pii
 from caredesk.core.fields import CodeField
+from caredesk.core.indexes import NonEmptyHashIndex, non_empty
 from caredesk.core.pii import EncryptedTextField
 
 from .pinyin import name_to_pinyin
@@ -148,9 +149,9 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         if re.fullmatch(r"\d{4}", digits):
             on_patient(Q(mobile_last4=digits))
         if re.fullmatch(r"(\+?86)?1\d{10}", digits):
-            on_patient(Q(mobile_bidx=pii.blind_index("phone", digits)))
+            on_patient(Q(mobile_bidx=pii.blind_index("phone", digits)) & non_empty("mobile_bidx"))
         if re.fullmatch(r"\d{15}|\d{17}[\dXx]", digits):
-            on_patient(Q(id_number_bidx=pii.blind_index("id_number", digits)))
+            on_patient(Q(id_number_bidx=pii.blind_index("id_number", digits)) & non_empty("id_number_bidx"))
         if re.fullmatch(r"[A-Za-z0-9-]{3,40}", compact):
             on_patient(Q(outpatient_no=compact))
             on_patient(Q(inpatient_no=compact))
@@ -253,14 +254,15 @@ class Patient(models.Model):
         verbose_name = _("患者")
         verbose_name_plural = _("患者")
         ordering = ["-id"]
-        # Plain b-tree indexes (exact match and a-z ranges). ``db_index=True`` on a CharField also
+        # Plain b-tree indexes (exact match and a-z ranges); the blind indexes are hash indexes on
+        # PostgreSQL (``NonEmptyHashIndex``: a look-up by them adds ``non_empty``). ``db_index=True`` on a CharField also
         # makes PostgreSQL build a second, varchar_pattern_ops index for LIKE, which only ``name``
         # needs (search by name prefix): the others cost an index write per patient for nothing.
         indexes = [
             models.Index(fields=["name_pinyin"], name="patient_name_pinyin"),
             models.Index(fields=["name_initials"], name="patient_name_initials"),
-            models.Index(fields=["id_number_bidx"], name="patient_id_number_bidx"),
-            models.Index(fields=["mobile_bidx"], name="patient_mobile_bidx"),
+            NonEmptyHashIndex(fields=["id_number_bidx"], name="patient_id_number_bidx"),
+            NonEmptyHashIndex(fields=["mobile_bidx"], name="patient_mobile_bidx"),
             models.Index(fields=["mobile_last4"], name="patient_mobile_last4"),
             models.Index(fields=["outpatient_no"], name="patient_outpatient_no"),
             models.Index(fields=["inpatient_no"], name="patient_inpatient_no"),
