@@ -151,9 +151,9 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
     if wanted["id"]:
         q |= Q(id_number_bidx__in=wanted["id"]) & non_empty("id_number_bidx")
     if wanted["out"]:
-        q |= Q(outpatient_no__in=wanted["out"])
+        q |= Q(outpatient_no__in=wanted["out"]) & non_empty("outpatient_no")
     if wanted["in"]:
-        q |= Q(inpatient_no__in=wanted["in"])
+        q |= Q(inpatient_no__in=wanted["in"]) & non_empty("inpatient_no")
     if wanted["name_mobile"]:
         q |= Q(mobile_bidx__in={v.split("|", 1)[1] for v in wanted["name_mobile"]}) & non_empty("mobile_bidx")
     by_pk: dict[int, Any] = {p.pk: p for p in Patient.objects.filter(q).order_by("id")}

@@ -77,9 +77,9 @@ def _match(data: PatientData) -> tuple[Patient | None, tuple[str, str] | None]:
     if found is None and data.id_number.strip():
         found = _probe("id_number_bidx = %s AND id_number_bidx <> ''", [pii.blind_index("id_number", data.id_number)])
     if found is None and data.outpatient_no.strip():
-        found = _probe("outpatient_no = %s", [data.outpatient_no.strip()])
+        found = _probe("outpatient_no = %s AND outpatient_no <> ''", [data.outpatient_no.strip()])
     if found is None and data.inpatient_no.strip():
-        found = _probe("inpatient_no = %s", [data.inpatient_no.strip()])
+        found = _probe("inpatient_no = %s AND inpatient_no <> ''", [data.inpatient_no.strip()])
     if found is None and data.name.strip() and data.mobile.strip():
         found = _probe("name = %s AND mobile_bidx = %s AND mobile_bidx <> ''", [data.name.strip(), pii.blind_index("phone", data.mobile)])
     if found is None:

@@ -153,8 +153,8 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         if re.fullmatch(r"\d{15}|\d{17}[\dXx]", digits):
             on_patient(Q(id_number_bidx=pii.blind_index("id_number", digits)) & non_empty("id_number_bidx"))
         if re.fullmatch(r"[A-Za-z0-9-]{3,40}", compact):
-            on_patient(Q(outpatient_no=compact))
-            on_patient(Q(inpatient_no=compact))
+            on_patient(Q(outpatient_no=compact) & non_empty("outpatient_no"))
+            on_patient(Q(inpatient_no=compact) & non_empty("inpatient_no"))
         if re.search(r"[\u4e00-\u9fff]", compact) and len(compact) <= NAME_MAX_LENGTH:
             name = compact
             if connections[db].vendor == "postgresql":
@@ -254,8 +254,9 @@ class Patient(models.Model):
         verbose_name = _("患者")
         verbose_name_plural = _("患者")
         ordering = ["-id"]
-        # Plain b-tree indexes (exact match and a-z ranges); the blind indexes are hash indexes on
-        # PostgreSQL (``NonEmptyHashIndex``: a look-up by them adds ``non_empty``). ``db_index=True`` on a CharField also
+        # Plain b-tree indexes (exact match and a-z ranges); the blind indexes and record numbers,
+        # only ever matched whole, are hash indexes on PostgreSQL (``NonEmptyHashIndex``: a look-up
+        # by one adds ``non_empty``). ``db_index=True`` on a CharField also
         # makes PostgreSQL build a second, varchar_pattern_ops index for LIKE, which only ``name``
         # needs (search by name prefix): the others cost an index write per patient for nothing.
         indexes = [
@@ -264,8 +265,8 @@ class Patient(models.Model):
             NonEmptyHashIndex(fields=["id_number_bidx"], name="patient_id_number_bidx"),
             NonEmptyHashIndex(fields=["mobile_bidx"], name="patient_mobile_bidx"),
             models.Index(fields=["mobile_last4"], name="patient_mobile_last4"),
-            models.Index(fields=["outpatient_no"], name="patient_outpatient_no"),
-            models.Index(fields=["inpatient_no"], name="patient_inpatient_no"),
+            NonEmptyHashIndex(fields=["outpatient_no"], name="patient_outpatient_no"),
+            NonEmptyHashIndex(fields=["inpatient_no"], name="patient_inpatient_no"),
         ]
         permissions = [
             ("view_all_patients", _("查看全部患者")),

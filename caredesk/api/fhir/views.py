@@ -127,8 +127,8 @@ def _identifier_query(system: str, value: str) -> Q:
     if not system:
         return (
             (Q(id_number_bidx=pii.blind_index("id_number", value)) & non_empty("id_number_bidx"))
-            | Q(outpatient_no=value)
-            | Q(inpatient_no=value)
+            | (Q(outpatient_no=value) & non_empty("outpatient_no"))
+            | (Q(inpatient_no=value) & non_empty("inpatient_no"))
             | Q(pk__in=by_ident.values("patient_id"))
         )
     if system in mapping.ID_NUMBER_ALIASES:
