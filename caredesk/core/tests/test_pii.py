@@ -3,6 +3,7 @@ import hashlib
 import hmac
 
 import pytest
+from cryptography.exceptions import InvalidTag
 from django.core.exceptions import PermissionDenied
 from django.test import override_settings
 from hypothesis import given
@@ -133,3 +134,17 @@ def test_redacting_filter_masks_records(caplog):
     record.args = ("1" + "3812345678",)
     RedactPIIFilter().filter(record)
     assert record.getMessage() == "tel [PHONE-REDACTED]"
+
+
+def test_encryption_follows_a_changed_key_setting():
+    """The field cipher is kept between values, and dropped when the setting changes."""
+    sealed = pii.encrypt("北京市朝阳区")
+    other = base64.b64encode(b"\x02" * 32).decode()
+    with override_settings(FIELD_ENCRYPTION_KEY=other):
+        with pytest.raises(InvalidTag):
+            pii.decrypt(sealed)
+        resealed = pii.encrypt("北京市朝阳区")
+        assert pii.decrypt(resealed) == "北京市朝阳区"
+    assert pii.decrypt(sealed) == "北京市朝阳区"
+    with pytest.raises(InvalidTag):
+        pii.decrypt(resealed)
