@@ -38,13 +38,17 @@ def available() -> bool:
             and threading.active_count() == 1)
 
 
-def iterate_in_child(produce: Callable[[], Iterable[T]], *, chunk: int = CHUNK, ahead: int = AHEAD
+def iterate_in_child(produce: Callable[[], Iterable[T]], *, chunk: int = CHUNK, ahead: int = AHEAD,
+                     pack: Callable[[list[T]], Any] | None = None, unpack: Callable[[Any], Iterable[T]] | None = None
                      ) -> Generator[T, None, None]:
     """The items of ``produce()``, computed in a forked child. An exception raised in the child is
-    raised here (the same type when it can be pickled). Closing this generator early stops the child."""
+    raised here (the same type when it can be pickled). Closing this generator early stops the child.
+    ``pack`` (in the child) and ``unpack`` (here): a chunk of items as something cheaper to pickle
+    than the items themselves (plain tuples instead of objects), and back."""
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(produce, receiver, sender, chunk, ahead), name="caredesk-producer", daemon=True)
+    child = ctx.Process(target=_child, args=(produce, receiver, sender, chunk, ahead, pack), name="caredesk-producer",
+                        daemon=True)
     child.start()
     sender.close()
     try:
@@ -54,7 +58,7 @@ def iterate_in_child(produce: Callable[[], Iterable[T]], *, chunk: int = CHUNK, 
             except EOFError:
                 raise RuntimeError(f"the producer process ended without finishing (exit code {child.exitcode})") from None
             if kind == "items":
-                yield from payload
+                yield from payload if unpack is None else unpack(payload)
             elif kind == "error":
                 raise payload
             else:
@@ -100,7 +104,8 @@ class _Outbox:
         self.thread.join()
 
 
-def _child(produce: Callable[[], Iterable[Any]], receiver: Any, sender: Any, chunk: int, ahead: int) -> None:
+def _child(produce: Callable[[], Iterable[Any]], receiver: Any, sender: Any, chunk: int, ahead: int,
+           pack: Callable[[list[Any]], Any] | None) -> None:
     receiver.close()  # the parent's end: while the child holds it too, the pipe never breaks
     outbox = _Outbox(sender, ahead)
     items = iter(produce())
@@ -109,9 +114,9 @@ def _child(produce: Callable[[], Iterable[Any]], receiver: Any, sender: Any, chu
         for item in items:
             buffer.append(item)
             if len(buffer) >= chunk:
-                outbox.send(("items", buffer))
+                outbox.send(("items", buffer if pack is None else pack(buffer)))
                 buffer = []
-        outbox.send(("items", buffer))
+        outbox.send(("items", buffer if pack is None else pack(buffer)))
         outbox.send(("done", None))
     except (BrokenPipeError, ConnectionResetError):
         pass  # the consumer stopped early

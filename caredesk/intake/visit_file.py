@@ -107,11 +107,11 @@ class VisitRow:
         return self.visit_at if self.kind == "outpatient" else self.admitted_at
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # positional: the cheapest to pickle
-        return VisitRow, _visit_row_values(self)
+        return VisitRow, visit_row_values(self)
 
 
 # every field's value in order, read in one C call (a generator of getattr cost a tenth of the reader)
-_visit_row_values = attrgetter(*VisitRow.__dataclass_fields__)
+visit_row_values = attrgetter(*VisitRow.__dataclass_fields__)
 
 
 @dataclass

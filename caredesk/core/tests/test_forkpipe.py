@@ -26,6 +26,21 @@ def test_items_arrive_in_order_from_another_process() -> None:
     assert {pid for _i, pid in got} != {os.getpid()} and len({pid for _i, pid in got}) == 1
 
 
+def test_chunks_travel_packed_and_are_unpacked_here() -> None:
+    packed_in: list[int] = []
+
+    def pack(items: list[tuple[int, int]]) -> bytes:
+        packed_in.append(os.getpid())  # in the child: not seen here
+        return b",".join(str(i).encode() for i, _pid in items)
+
+    def unpack(payload: bytes) -> list[tuple[int, int]]:
+        return [(int(i), os.getpid()) for i in payload.split(b",") if i]
+
+    got = list(forkpipe.iterate_in_child(lambda: numbers(250), chunk=100, pack=pack, unpack=unpack))
+    assert got == [(i, os.getpid()) for i in range(250)]
+    assert packed_in == []
+
+
 def test_an_error_in_the_child_is_raised_here_after_the_items_before_it() -> None:
     def failing() -> Iterator[int]:
         yield 1

@@ -316,6 +316,27 @@ def test_prepared_values_give_new_patients_what_refresh_derived_fields_gives() -
         assert prep.keys == row_keys(prep.values)
 
 
+def test_rows_packed_in_the_reading_process_come_back_whole() -> None:
+    """What ``import_visits`` sends between the reading process and itself: good rows as tuples
+    (with or without their prepared values), rejected rows as they are."""
+    from caredesk.intake.actions import _pack_rows, _unpack_rows
+    from caredesk.intake.visit_apply import prepare
+    from caredesk.intake.visit_file import RejectedRow, VisitRow
+
+    at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    prepared = VisitRow(line=2, source_id="a", kind="outpatient", name="张三", id_number=GOOD_ID, mobile="13800138000",
+                        visit_at=at, department="心内科", outcome="cured")
+    prepared.prepared = prepare(prepared)
+    plain = VisitRow(line=3, source_id="b", kind="inpatient", name="李四", admitted_at=at, discharged_at=at)
+    rejected = RejectedRow(4, ["x"], [("姓名", "缺少姓名")])
+    items = _unpack_rows(_pack_rows([prepared, plain, rejected]))
+    assert items == [prepared, plain, rejected]  # every field (``prepared`` is not compared)
+    assert items[0].prepared is not None and items[1].prepared is None
+    assert (items[0].prepared.values, items[0].prepared.id_number_bidx, items[0].prepared.mobile_bidx,
+            items[0].prepared.pinyin) == (prepared.prepared.values, prepared.prepared.id_number_bidx,
+                                          prepared.prepared.mobile_bidx, prepared.prepared.pinyin)
+
+
 def _plan(query: Any) -> str:
     sql, params = query if isinstance(query, tuple) else query.query.sql_with_params()
     with connection.cursor() as cur:
