@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.db import connection
+from psycopg import pq
 
 from caredesk.intake.actions import import_visits
 from caredesk.intake.tests.test_import_archive import OTHER_ID, VISITS
@@ -71,9 +72,10 @@ def wipe() -> None:
     Patient.objects.all().delete()
 
 
-def seed_archive() -> None:
+def seed_archive(source: str = "HIS") -> None:
     """Patients already in the archive before the files: one merged into another, one with an
-    address and mobile the files change, and a cancelled encounter the files discharge."""
+    address and mobile the files change, and a cancelled encounter the files discharge (when
+    ``source`` is the files' source system; another one's encounters are never the files')."""
     from caredesk.accounts.models import Department
     from caredesk.patients.actions import refresh_visit_stats
     from caredesk.patients.models import Encounter, Patient
@@ -89,13 +91,13 @@ def seed_archive() -> None:
     survivor = patient(name="赵六", outpatient_no="M600", mobile="13900139000", address="旧地址1号")
     patient(name="赵六", outpatient_no="M500", merged_into=survivor)
     old = patient(name="钱七", id_number=THIRD_ID, address="某路2号", inpatient_no="Z700")
-    Encounter.objects.create(patient=old, kind="inpatient", source_system="HIS", source_id="OLD1", status="cancelled",
+    Encounter.objects.create(patient=old, kind="inpatient", source_system=source, source_id="OLD1", status="cancelled",
                              admitted_at="2026-01-02T08:00:00+08:00", visit_at="2026-01-02T08:00:00+08:00")
-    Encounter.objects.create(patient=old, kind="outpatient", source_system="HIS", source_id="OLD2", department=dept,
+    Encounter.objects.create(patient=old, kind="outpatient", source_system=source, source_id="OLD2", department=dept,
                              visit_at="2026-01-05T08:00:00+08:00")
     # a patient whose only visit a file gives to someone else, with no row of their own in it
     left = patient(name="周九", outpatient_no="M990")
-    Encounter.objects.create(patient=left, kind="outpatient", source_system="HIS", source_id="OLD3",
+    Encounter.objects.create(patient=left, kind="outpatient", source_system=source, source_id="OLD3",
                              visit_at="2026-01-06T08:00:00+08:00")
     refresh_visit_stats(left)
 
@@ -153,16 +155,21 @@ SCENARIOS = {
     "his file, then a re-run": [VISITS + HIS_ROWS[1:], VISITS + HIS_ROWS[1:]],
     "updates, merges, moves, deaths": [VISITS, LATER, LATER],
     "many visits of few patients": [random_rows(120, 1), random_rows(150, 2), random_rows(150, 2)],
+    # one file: nothing after it recounts what its batches wrote
+    "one file of old and new patients": [[*random_rows(150, 3), *LATER[1:3], *VISITS[1:]]],
 }
 
 
+@pytest.mark.parametrize("seed_source", ["HIS", "FEED"])
 @pytest.mark.parametrize("batch_size", [1, 7, 5000])
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_the_staged_path_fills_the_archive_exactly_as_the_batch_path(tmp_path: Path, hook_calls: dict[str, list[Any]],
-                                                                      scenario: str, batch_size: int,
+                                                                      scenario: str, batch_size: int, seed_source: str,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The same files through the row-by-row path, the staged path, and the staged path with the file
-    read in a child process give the same counts, archive and hook calls."""
+    read in a child process give the same counts, archive and hook calls. ``seed_source`` FEED: the
+    archive holds patients and visits but none of the files' source system, so the first file's
+    encounters are copied without the stage on PostgreSQL, and its older patients recounted."""
     from caredesk.accounts.models import Department
     from caredesk.core import forkpipe
 
@@ -176,7 +183,7 @@ def test_the_staged_path_fills_the_archive_exactly_as_the_batch_path(tmp_path: P
     results = {}
     for method in ("batch", "staged", "staged+child"):
         wipe()
-        seed_archive()
+        seed_archive(seed_source)
         for calls in hook_calls.values():
             calls.clear()
         counts = run_files(tmp_path, method, batch_size, SCENARIOS[scenario])
@@ -513,14 +520,45 @@ def test_postgresql_analyses_the_stage_once_not_for_every_batch(tmp_path: Path, 
     only check that the statistics are there (a rolled-back batch may have taken them away)."""
     from django.test.utils import CaptureQueriesContext
 
+    from caredesk.patients.models import Encounter, Patient
+
     if connection.vendor != "postgresql":
         pytest.skip("a PostgreSQL temporary table")
+    # an encounter of the source system already there: the rows go through the stage (see below)
+    Encounter.objects.create(patient=Patient.objects.create(name="王五"), kind="outpatient", source_system="HIS",
+                             source_id="OLD", visit_at=datetime(2026, 1, 5, 9, tzinfo=UTC))
     with CaptureQueriesContext(connection) as queries:
         run = import_visits(write_csv(tmp_path / "v.csv", VISITS, "gbk"), batch_size=2)
     assert run.imported == 5
     sql = [q["sql"] for q in queries.captured_queries]
     assert sum("FROM pg_stats" in s for s in sql) == 3  # three batches, each checks
     assert sum(s == "ANALYZE caredesk_visit_stage" for s in sql) == 1
+
+
+def test_postgresql_copies_the_encounters_of_a_source_system_new_to_the_archive_without_the_stage(
+        tmp_path: Path, hook_calls: dict[str, list[Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that found no encounter of its source system copies each batch's encounters straight
+    into their table; once the archive holds some, the rows go through the stage. Same archive."""
+    from caredesk.intake import visit_stage
+    from caredesk.patients.models import Encounter, Patient
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's COPY")
+    used: list[str] = []
+    real_copy, real_stage = visit_stage._copy_encounters, visit_stage._fill_stage
+    monkeypatch.setattr(visit_stage, "_copy_encounters", lambda rows, **kw: (used.append("copy"), real_copy(rows, **kw))[1])
+    monkeypatch.setattr(visit_stage, "_fill_stage", lambda rows: (used.append("stage"), real_stage(rows))[1])
+    path = write_csv(tmp_path / "v.csv", VISITS, "gbk")
+    run = import_visits(path, batch_size=2)
+    assert (run.imported, run.rejected, used) == (5, 0, ["copy"] * 3)
+    stored = sorted(Encounter.objects.values_list("source_id", "patient__name", "status", "created_at", "updated_at"))
+    figures = sorted(Patient.objects.values_list("name", "visit_count", "first_visit_at", "last_visit_at"))
+    used.clear()
+    again = import_visits(path, batch_size=2)
+    assert (again.imported, again.unchanged, used) == (0, 5, ["stage"] * 3)
+    assert sorted(Encounter.objects.values_list("source_id", "patient__name", "status", "created_at", "updated_at")) == stored
+    assert sorted(Patient.objects.values_list("name", "visit_count", "first_visit_at", "last_visit_at")) == figures
+    assert all(count > 0 for _n, count, _f, _l in figures)
 
 
 def _same_patient_rows(n: int) -> list[list[str]]:
@@ -534,7 +572,8 @@ def test_the_next_batch_is_matched_while_the_server_writes_this_one(tmp_path: Pa
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The import hands the applier its next batch: that batch's patients are looked up once this
     one's are written, and matched while the server applies this one's encounters (on PostgreSQL
-    inside psycopg's pipeline, so the server runs while this process matches). Only the first batch
+    inside psycopg's pipeline, or, copying them without the stage, inside the ``COPY``: the server
+    runs while this process matches). Only the first batch
     is looked up and matched on its own; the later ones find the patients the batch before created."""
     from caredesk.intake import visit_stage
     from caredesk.patients.models import Encounter, Patient
@@ -544,9 +583,9 @@ def test_the_next_batch_is_matched_while_the_server_writes_this_one(tmp_path: Pa
     real_alone, real_match = visit_stage._look_up_and_match, visit_stage._match
     monkeypatch.setattr(visit_stage, "_look_up_and_match", lambda rows, now: (alone.append(len(rows)), real_alone(rows, now))[1])
 
-    def match(rows: list[Any], *args: Any) -> Any:
-        pipeline = getattr(connection.connection, "_pipeline", None) if connection.vendor == "postgresql" else None
-        ahead.append((len(rows), pipeline is not None))
+    def match(rows: list[Any], *args: Any) -> Any:  # the server busy with a statement of this batch meanwhile?
+        busy = connection.vendor == "postgresql" and connection.connection.pgconn.transaction_status == pq.TransactionStatus.ACTIVE
+        ahead.append((len(rows), busy))
         return real_match(rows, *args)
 
     monkeypatch.setattr(visit_stage, "_match", match)
@@ -574,9 +613,9 @@ def test_a_batch_that_fails_leaves_no_look_ahead_behind(tmp_path: Path, hook_cal
     monkeypatch.setattr(visit_stage, "_look_up_and_match", lambda rows, now: (alone.append(len(rows)), real_alone(rows, now))[1])
     calls: list[int] = []
 
-    def recount(*args: Any) -> None:
+    def recount(*args: Any, **kwargs: Any) -> None:
         calls.append(1)
-        real_recount(*args)
+        real_recount(*args, **kwargs)
         if len(calls) == 2:
             raise RuntimeError("the second batch fails once")
 
