@@ -385,10 +385,6 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     # 3. which encounters exist already (id, status and patient before this batch)
     existing: dict[str, tuple[int, str, int]] = {}
     source_ids = [r.source_id for r in rows]
-    # PostgreSQL, when the run found no encounter of its source system: every row is a new encounter,
-    # copied straight into the table with ids taken from its sequence (no stage, ``_copy_encounters``)
-    direct = vendor == "postgresql" and run is not None and not run.encounters_before
-    encounter_ids = fastsql.next_ids(Encounter, len(rows)) if direct else []
     if run is not None and not run.encounters_before:
         pass  # nothing to find (RunState)
     elif vendor == "postgresql":  # one array parameter instead of thousands (see _load_known)
@@ -414,12 +410,7 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
             p.first_visit_at, p.last_visit_at = _widened(p.first_visit_at, p.last_visit_at, at)
     # changed patients the run created, to whom the batch only adds encounters: their visit figures
     # go with the UPDATE of their other changes (one new row version, not two: ``_recount_visits``)
-    visits = _added_visits(rows, row_patient, changed_known, existing, run.created_after if run is not None else None,
-                           every=direct)
-    # direct: the other patients the batch adds visits to, created during the run (their visits go with
-    # the changed ones' UPDATE, as added figures) or before it (recounted from the table)
-    counted = {p.pk: p for p in row_patient if direct and p.pk in visits and p.pk not in changed_known}
-    recounted = sorted({p.pk for p in row_patient if direct and id(p) not in fresh and p.pk not in visits})
+    visits = _added_visits(rows, row_patient, changed_known, existing, run.created_after if run is not None else None)
 
     # 5. the batch's encounters as stage rows (built while PostgreSQL takes the new patients in),
     # then set-based upserts
@@ -435,7 +426,7 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     created_values: dict[str, dict[str, Any]] = {}
 
     def build_stage() -> None:  # pure Python: needs the new patients' ids, not the connection
-        for i, (r, p) in enumerate(zip(rows, row_patient, strict=True)):
+        for r, p in zip(rows, row_patient, strict=True):
             department, doctor = placed[r.department, r.doctor]
             values: dict[str, Any] = {
                 "kind": r.kind, "department_id": department.pk if department else None,
@@ -448,10 +439,6 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
             existed = r.source_id in existing
             if not existed:
                 created_values[r.source_id] = values
-            if direct:  # the columns of ``_insert_encounters``, with the id
-                stage_rows.append((encounter_ids[i], p.pk, source_system, r.source_id, *(values[c] for c in _MERGED[:-1]),
-                                   values["status"] or Encounter.Status.ACTIVE, "", None, now, now))
-                continue
             stage_rows.append((r.line, r.source_id, p.pk, *(None if values[c] == "" else values[c] for c in _MERGED),
                                existed, existed or (id(p) not in fresh and p.pk not in visits)))
 
@@ -460,40 +447,24 @@ def apply_visit_rows_staged(rows: list[VisitRow], *, source_system: str, acting_
     else:
         fastsql.insert_many(new_patients)
         build_stage()
-    if not direct:
-        _fill_stage(stage_rows)
+    _fill_stage(stage_rows)
     # the rest in one pipeline (PostgreSQL: statements sent without waiting for each other): this
     # batch's changed patients; the next batch's patients looked up (they see this batch's new and
-    # changed ones); this batch's encounters written, while the next batch is matched (direct: the
-    # changed patients and those the batch adds visits to, the look-up, then the encounters copied
-    # while the next batch is matched)
+    # changed ones); this batch's encounters written, while the next batch is matched
     ahead: _Matched | None = None
+    # (cursors closed on the way out: SQLite cannot roll a savepoint back under an unread RETURNING)
     try:
-        if direct:
+        with ExitStack() as cursors:
             with _pipeline():
-                _update_known([*changed_known.values(), *counted.values()], now, visits)
+                _update_known(list(changed_known.values()), now, visits)
                 looked_up = _look_up(upcoming) if upcoming else None
-
-            def match_next() -> None:  # while the server takes the encounters in
-                nonlocal ahead
+                updated_result = _update_encounters(cursors, source_system, now)
+                created_result = _insert_encounters(cursors, source_system, now, len(created_values),
+                                                    found_before=run is None or run.encounters_before)
+                _recount_visits(now, run.created_after if run is not None else None)
                 if upcoming and looked_up is not None:
                     ahead = _match(upcoming, *looked_up, now)
-
-            _copy_encounters(stage_rows, meanwhile=match_next)
-            _recount_visits(now, patients=recounted)
-            updated, created_ids = {}, dict(zip(source_ids, encounter_ids, strict=True))
-        else:  # (cursors closed on the way out: SQLite cannot roll a savepoint back under an unread RETURNING)
-            with ExitStack() as cursors:
-                with _pipeline():
-                    _update_known(list(changed_known.values()), now, visits)
-                    looked_up = _look_up(upcoming) if upcoming else None
-                    updated_result = _update_encounters(cursors, source_system, now)
-                    created_result = _insert_encounters(cursors, source_system, now, len(created_values),
-                                                        found_before=run is None or run.encounters_before)
-                    _recount_visits(now, run.created_after if run is not None else None)
-                    if upcoming and looked_up is not None:
-                        ahead = _match(upcoming, *looked_up, now)
-                updated, created_ids = updated_result(), created_result()
+            updated, created_ids = updated_result(), created_result()
     except (IntegrityError, _EncounterRace) as exc:
         if run is not None:
             run.encounters_before = True  # look up from now on, the row-by-row retry first
@@ -596,18 +567,17 @@ def _widened(first: Any, last: Any, at: Any) -> tuple[Any, Any]:
 
 
 def _added_visits(rows: list[VisitRow], row_patient: list[Any], changed_known: dict[int, _Known],
-                  existing: dict[str, Any], created_after: int | None, *, every: bool = False) -> dict[int, tuple[int, Any, Any]]:
+                  existing: dict[str, Any], created_after: int | None) -> dict[int, tuple[int, Any, Any]]:
     """Patient id -> (visits, first, last) that the batch adds, for the changed patients created
     during the run (id above ``created_after``) whose rows in the batch are all new encounters: the
-    figures ``_recount_visits`` would add to theirs. The others are left to it. ``every``: for every
-    such patient the batch found, changed or not."""
-    if created_after is None or not (changed_known or every):
+    figures ``_recount_visits`` would add to theirs. The others are left to it."""
+    if created_after is None or not changed_known:
         return {}
     added: dict[int, tuple[int, Any, Any]] = {}
     mixed: set[int] = set()
     for r, p in zip(rows, row_patient, strict=True):
         pk = p.pk  # (None for a patient the batch creates)
-        if pk is None or pk <= created_after or (changed_known.get(pk) is not p and not (every and isinstance(p, _Known))):
+        if pk is None or pk <= created_after or changed_known.get(pk) is not p:
             continue
         if r.source_id in existing:
             mixed.add(pk)
@@ -742,29 +712,6 @@ def _fill_stage(stage_rows: list[tuple[Any, ...]]) -> None:
                             converted)
 
 
-# the columns a batch copied without the stage writes (``apply_visit_rows_staged``), in its rows' order
-_COPIED = ("id", "patient_id", "source_system", "source_id", *_MERGED, "diagnosis_code", "feed_event_at", "created_at",
-           "updated_at")
-
-
-def _copy_encounters(rows: list[tuple[Any, ...]], *, meanwhile: Callable[[], None]) -> None:
-    """PostgreSQL: the batch's new encounters (``_COPIED`` columns, ids from the sequence) with one
-    binary ``COPY``; an encounter another writer added meanwhile fails it on the unique source id
-    (``IntegrityError``, as the plain ``INSERT`` of ``_insert_encounters``). ``meanwhile``: this
-    process's work while the server is still taking the rows in (no use of the connection)."""
-    from caredesk.patients import fastsql
-    from caredesk.patients.models import Encounter
-
-    table = Encounter._meta.db_table
-    with connection.cursor() as cur, connection.wrap_database_errors:
-        types = fastsql._column_types(cur, table, _COPIED)
-        with cur.cursor.copy(f"COPY {table} ({', '.join(_COPIED)}) FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(types)
-            for row in rows:
-                copy.write_row(row)
-            meanwhile()
-
-
 @contextmanager
 def _pipeline() -> Iterator[None]:
     """PostgreSQL: the statements executed inside are sent without waiting for each other's results
@@ -859,7 +806,7 @@ def _insert_encounters(cursors: ExitStack, source_system: str, now: Any, expecte
     return result
 
 
-def _recount_visits(now: Any, created_after: int | None = None, *, patients: list[int] | None = None) -> None:
+def _recount_visits(now: Any, created_after: int | None = None) -> None:
     """Visit figures of the existing patients the batch touched (and of new ones that took over an
     existing encounter), written only where they change.
 
@@ -867,21 +814,13 @@ def _recount_visits(now: Any, created_after: int | None = None, *, patients: lis
     another writer meanwhile, which keeps figures the same way), so their stored figures are the
     count of the encounters written so far. When the batch only adds encounters to such a patient
     (no stored encounter of theirs changed or moved in it), the figures are the stored ones plus
-    the batch's: no encounter of theirs is read again. Everyone else is recounted from the table.
-
-    ``patients`` (PostgreSQL, a batch copied without the stage): the ids to recount from the table,
-    and nothing else (the caller adds the other patients' visits itself)."""
+    the batch's: no encounter of theirs is read again. Everyone else is recounted from the table."""
     from caredesk.patients.models import Encounter, Patient
 
     pt, et = Patient._meta.db_table, Encounter._meta.db_table
     at = "COALESCE(visit_at, admitted_at)"
     now_param = _now_param(now)
-    params: list[Any]
-    if patients is not None:
-        if not patients:
-            return
-        recount, params = "SELECT unnest(%s::bigint[]) AS patient_id", [patients]
-    elif created_after is None:
+    if created_after is None:
         recount, params = f"SELECT patient_id FROM {STAGE} WHERE recount", []  # noqa: S608
     else:
         recount = (f"SELECT patient_id FROM {STAGE} WHERE recount AND (patient_id <= %s "  # noqa: S608
@@ -903,7 +842,7 @@ def _recount_visits(now: Any, created_after: int | None = None, *, patients: lis
            "OR p.last_visit_at IS DISTINCT FROM a.l)")
     with connection.cursor() as cur:
         cur.execute(sql, [now_param, *params])
-        if created_after is None or patients is not None:
+        if created_after is None:
             return
         # a new encounter is never cancelled; a NULL time leaves the stored bound as it is
         cur.execute(

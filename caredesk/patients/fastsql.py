@@ -170,8 +170,12 @@ def copy_insert(objs: list[Any], *, meanwhile: Callable[[], None] | None = None)
     pk_column = str(meta.pk.column) if meta.pk is not None else "id"
     now = timezone.now()
     alias = connection.alias
-    ids = next_ids(model, len(objs))
     with connection.cursor() as cur:
+        # the sequence is resolved once (materialised): as an argument of nextval() it was looked up
+        # in the catalogue again for every row, 8x the time (4 µs an id, 1.3 s of server time per 300k patients)
+        cur.execute("WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, %s)::regclass AS seq) "
+                    "SELECT nextval(s.seq) FROM s, generate_series(1, %s)", [meta.db_table, pk_column, len(objs)])
+        ids = [r[0] for r in cur.fetchall()]
         columns = ", ".join([qn(pk_column), *(qn(str(f.column)) for f, _a, _c, _auto in plan)])
         values = _row_values(model, connection.vendor)
         types = _column_types(cur, meta.db_table, (pk_column, *(str(f.column) for f, _a, _c, _auto in plan)))
@@ -186,20 +190,6 @@ def copy_insert(objs: list[Any], *, meanwhile: Callable[[], None] | None = None)
                 obj._state.db = alias
             if meanwhile is not None:
                 meanwhile()
-
-
-def next_ids(model: type[models.Model], count: int) -> list[int]:
-    """PostgreSQL: ``count`` ids from the table's sequence, ascending (``nextval`` once per id)."""
-    if not count:
-        return []
-    meta = model._meta
-    with connection.cursor() as cur:
-        # the sequence is resolved once (materialised): as an argument of nextval() it was looked up
-        # in the catalogue again for every row, 8x the time (4 µs an id, 1.3 s of server time per 300k patients)
-        cur.execute("WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence(%s, %s)::regclass AS seq) "
-                    "SELECT nextval(s.seq) FROM s, generate_series(1, %s)",
-                    [meta.db_table, str(meta.pk.column) if meta.pk is not None else "id", count])
-        return [r[0] for r in cur.fetchall()]
 
 
 def _fields_by_name(model: type[models.Model]) -> dict[str, Any]:

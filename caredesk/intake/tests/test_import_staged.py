@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.db import connection
-from psycopg import pq
 
 from caredesk.intake.actions import import_visits
 from caredesk.intake.tests.test_import_archive import OTHER_ID, VISITS
@@ -169,7 +168,7 @@ def test_the_staged_path_fills_the_archive_exactly_as_the_batch_path(tmp_path: P
     """The same files through the row-by-row path, the staged path, and the staged path with the file
     read in a child process give the same counts, archive and hook calls. ``seed_source`` FEED: the
     archive holds patients and visits but none of the files' source system, so the first file's
-    encounters are copied without the stage on PostgreSQL, and its older patients recounted."""
+    encounters are not looked up (``RunState.encounters_before``) and its older patients recounted."""
     from caredesk.accounts.models import Department
     from caredesk.core import forkpipe
 
@@ -520,45 +519,14 @@ def test_postgresql_analyses_the_stage_once_not_for_every_batch(tmp_path: Path, 
     only check that the statistics are there (a rolled-back batch may have taken them away)."""
     from django.test.utils import CaptureQueriesContext
 
-    from caredesk.patients.models import Encounter, Patient
-
     if connection.vendor != "postgresql":
         pytest.skip("a PostgreSQL temporary table")
-    # an encounter of the source system already there: the rows go through the stage (see below)
-    Encounter.objects.create(patient=Patient.objects.create(name="王五"), kind="outpatient", source_system="HIS",
-                             source_id="OLD", visit_at=datetime(2026, 1, 5, 9, tzinfo=UTC))
     with CaptureQueriesContext(connection) as queries:
         run = import_visits(write_csv(tmp_path / "v.csv", VISITS, "gbk"), batch_size=2)
     assert run.imported == 5
     sql = [q["sql"] for q in queries.captured_queries]
     assert sum("FROM pg_stats" in s for s in sql) == 3  # three batches, each checks
     assert sum(s == "ANALYZE caredesk_visit_stage" for s in sql) == 1
-
-
-def test_postgresql_copies_the_encounters_of_a_source_system_new_to_the_archive_without_the_stage(
-        tmp_path: Path, hook_calls: dict[str, list[Any]], monkeypatch: pytest.MonkeyPatch) -> None:
-    """A run that found no encounter of its source system copies each batch's encounters straight
-    into their table; once the archive holds some, the rows go through the stage. Same archive."""
-    from caredesk.intake import visit_stage
-    from caredesk.patients.models import Encounter, Patient
-
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's COPY")
-    used: list[str] = []
-    real_copy, real_stage = visit_stage._copy_encounters, visit_stage._fill_stage
-    monkeypatch.setattr(visit_stage, "_copy_encounters", lambda rows, **kw: (used.append("copy"), real_copy(rows, **kw))[1])
-    monkeypatch.setattr(visit_stage, "_fill_stage", lambda rows: (used.append("stage"), real_stage(rows))[1])
-    path = write_csv(tmp_path / "v.csv", VISITS, "gbk")
-    run = import_visits(path, batch_size=2)
-    assert (run.imported, run.rejected, used) == (5, 0, ["copy"] * 3)
-    stored = sorted(Encounter.objects.values_list("source_id", "patient__name", "status", "created_at", "updated_at"))
-    figures = sorted(Patient.objects.values_list("name", "visit_count", "first_visit_at", "last_visit_at"))
-    used.clear()
-    again = import_visits(path, batch_size=2)
-    assert (again.imported, again.unchanged, used) == (0, 5, ["stage"] * 3)
-    assert sorted(Encounter.objects.values_list("source_id", "patient__name", "status", "created_at", "updated_at")) == stored
-    assert sorted(Patient.objects.values_list("name", "visit_count", "first_visit_at", "last_visit_at")) == figures
-    assert all(count > 0 for _n, count, _f, _l in figures)
 
 
 def _same_patient_rows(n: int) -> list[list[str]]:
@@ -572,8 +540,7 @@ def test_the_next_batch_is_matched_while_the_server_writes_this_one(tmp_path: Pa
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """The import hands the applier its next batch: that batch's patients are looked up once this
     one's are written, and matched while the server applies this one's encounters (on PostgreSQL
-    inside psycopg's pipeline, or, copying them without the stage, inside the ``COPY``: the server
-    runs while this process matches). Only the first batch
+    inside psycopg's pipeline, so the server runs while this process matches). Only the first batch
     is looked up and matched on its own; the later ones find the patients the batch before created."""
     from caredesk.intake import visit_stage
     from caredesk.patients.models import Encounter, Patient
@@ -583,9 +550,9 @@ def test_the_next_batch_is_matched_while_the_server_writes_this_one(tmp_path: Pa
     real_alone, real_match = visit_stage._look_up_and_match, visit_stage._match
     monkeypatch.setattr(visit_stage, "_look_up_and_match", lambda rows, now: (alone.append(len(rows)), real_alone(rows, now))[1])
 
-    def match(rows: list[Any], *args: Any) -> Any:  # the server busy with a statement of this batch meanwhile?
-        busy = connection.vendor == "postgresql" and connection.connection.pgconn.transaction_status == pq.TransactionStatus.ACTIVE
-        ahead.append((len(rows), busy))
+    def match(rows: list[Any], *args: Any) -> Any:
+        pipeline = getattr(connection.connection, "_pipeline", None) if connection.vendor == "postgresql" else None
+        ahead.append((len(rows), pipeline is not None))
         return real_match(rows, *args)
 
     monkeypatch.setattr(visit_stage, "_match", match)
@@ -613,9 +580,9 @@ def test_a_batch_that_fails_leaves_no_look_ahead_behind(tmp_path: Path, hook_cal
     monkeypatch.setattr(visit_stage, "_look_up_and_match", lambda rows, now: (alone.append(len(rows)), real_alone(rows, now))[1])
     calls: list[int] = []
 
-    def recount(*args: Any, **kwargs: Any) -> None:
+    def recount(*args: Any) -> None:
         calls.append(1)
-        real_recount(*args, **kwargs)
+        real_recount(*args)
         if len(calls) == 2:
             raise RuntimeError("the second batch fails once")
 
