@@ -53,18 +53,17 @@ def _cipher(master_b64: str) -> AESGCM:
     return AESGCM(_keys(master_b64)[0])
 
 
-# (key setting, its AES-GCM object) for the field functions: read once, not per value (a bulk import
-# seals and opens about two million values a million rows; the settings look-up and the cache call
-# were a third of each); forgotten when a test overrides the setting
-_field: tuple[str, AESGCM] | None = None
+# the AES-GCM object of the key setting for the field functions: read once, not per value (a bulk
+# import seals and opens about two million values a million rows; the settings look-up and the
+# cache call were a third of each); forgotten when a test overrides the setting
+_field: AESGCM | None = None
 
 
 def _field_cipher() -> AESGCM:
     global _field
     if _field is None:
-        key = settings.FIELD_ENCRYPTION_KEY
-        _field = (key, _cipher(key))
-    return _field[1]
+        _field = _cipher(settings.FIELD_ENCRYPTION_KEY)
+    return _field
 
 
 @receiver(setting_changed)
