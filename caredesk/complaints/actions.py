@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from caredesk.accounts.models import Department, Doctor, User
 from caredesk.core import audit, pii, workcalendar
-from caredesk.core.indexes import non_empty
+from caredesk.core.indexes import hashed_lookup
 from caredesk.messaging import actions as messaging
 
 from . import deadlines as dl
@@ -333,8 +333,8 @@ def _find_patient_id(data: ComplaintData) -> int | None:
     if data.relation == Relation.SELF and data.complainant_name.strip() and data.complainant_phone.strip():
         ids = list(
             Patient.objects.active()
-            .filter(non_empty("mobile_bidx"), name=data.complainant_name.strip(),
-                    mobile_bidx=pii.blind_index("phone", data.complainant_phone))
+            .filter(hashed_lookup("mobile_bidx", pii.blind_index("phone", data.complainant_phone)),
+                    name=data.complainant_name.strip())
             .values_list("pk", flat=True)[:2]
         )
         if len(ids) == 1:

@@ -19,7 +19,7 @@ class NonEmptyHashIndex(models.Index):
     The empty value stays out: a hash index keeps equal keys in one bucket's chain of pages, and
     every patient without the value would lengthen it. PostgreSQL uses the index only for a query
     that says the value is not empty: equality with a non-empty constant proves it, a parameter or
-    an array does not, so queries state it (``non_empty``)."""
+    an array does not, so queries state it (``hashed_lookup``, or ``AND col <> ''`` in SQL)."""
 
     def __init__(self, *, fields: list[str], name: str) -> None:
         if len(fields) != 1:
@@ -42,3 +42,8 @@ def non_empty(column: str) -> Q:
     """The condition of a ``NonEmptyHashIndex`` on ``column``: add it to a look-up by that column
     so that PostgreSQL may use the index whatever form the value takes."""
     return ~Q(**{column: ""})
+
+
+def hashed_lookup(lookup: str, value: Any) -> Q:
+    """``Q(lookup=value)`` for a ``NonEmptyHashIndex`` column (``col`` or ``col__in``), with ``non_empty``."""
+    return Q(**{lookup: value}) & non_empty(lookup.split("__", 1)[0])

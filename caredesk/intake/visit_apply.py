@@ -25,7 +25,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from caredesk.core import pii
-from caredesk.core.indexes import non_empty
+from caredesk.core.indexes import hashed_lookup
 from caredesk.patients.directory import Directory
 from caredesk.patients.pinyin import name_to_pinyin
 from caredesk.patients.validators import id_number_facts
@@ -149,13 +149,13 @@ def apply_visit_rows(rows: list[VisitRow], *, source_system: str, acting_user: A
             wanted[kind].add(value)
     q = Q(pk__in=[])
     if wanted["id"]:
-        q |= Q(id_number_bidx__in=wanted["id"]) & non_empty("id_number_bidx")
+        q |= hashed_lookup("id_number_bidx__in", wanted["id"])
     if wanted["out"]:
-        q |= Q(outpatient_no__in=wanted["out"]) & non_empty("outpatient_no")
+        q |= hashed_lookup("outpatient_no__in", wanted["out"])
     if wanted["in"]:
-        q |= Q(inpatient_no__in=wanted["in"]) & non_empty("inpatient_no")
+        q |= hashed_lookup("inpatient_no__in", wanted["in"])
     if wanted["name_mobile"]:
-        q |= Q(mobile_bidx__in={v.split("|", 1)[1] for v in wanted["name_mobile"]}) & non_empty("mobile_bidx")
+        q |= hashed_lookup("mobile_bidx__in", {v.split("|", 1)[1] for v in wanted["name_mobile"]})
     by_pk: dict[int, Any] = {p.pk: p for p in Patient.objects.filter(q).order_by("id")}
     found = list(by_pk.values())
     pending = {p.merged_into_id for p in found if p.merged_into_id} - by_pk.keys()

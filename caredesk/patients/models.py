@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from caredesk.core import pii
 from caredesk.core.fields import CodeField
-from caredesk.core.indexes import NonEmptyHashIndex, non_empty
+from caredesk.core.indexes import NonEmptyHashIndex, hashed_lookup
 from caredesk.core.pii import EncryptedTextField
 
 from .pinyin import name_to_pinyin
@@ -149,12 +149,12 @@ class PatientQuerySet(models.QuerySet["Patient"]):
         if re.fullmatch(r"\d{4}", digits):
             on_patient(Q(mobile_last4=digits))
         if re.fullmatch(r"(\+?86)?1\d{10}", digits):
-            on_patient(Q(mobile_bidx=pii.blind_index("phone", digits)) & non_empty("mobile_bidx"))
+            on_patient(hashed_lookup("mobile_bidx", pii.blind_index("phone", digits)))
         if re.fullmatch(r"\d{15}|\d{17}[\dXx]", digits):
-            on_patient(Q(id_number_bidx=pii.blind_index("id_number", digits)) & non_empty("id_number_bidx"))
+            on_patient(hashed_lookup("id_number_bidx", pii.blind_index("id_number", digits)))
         if re.fullmatch(r"[A-Za-z0-9-]{3,40}", compact):
-            on_patient(Q(outpatient_no=compact) & non_empty("outpatient_no"))
-            on_patient(Q(inpatient_no=compact) & non_empty("inpatient_no"))
+            on_patient(hashed_lookup("outpatient_no", compact))
+            on_patient(hashed_lookup("inpatient_no", compact))
         if re.search(r"[\u4e00-\u9fff]", compact) and len(compact) <= NAME_MAX_LENGTH:
             name = compact
             if connections[db].vendor == "postgresql":
@@ -256,7 +256,7 @@ class Patient(models.Model):
         ordering = ["-id"]
         # Plain b-tree indexes (exact match and a-z ranges); the blind indexes and record numbers,
         # only ever matched whole, are hash indexes on PostgreSQL (``NonEmptyHashIndex``: a look-up
-        # by one adds ``non_empty``). ``db_index=True`` on a CharField also
+        # by one goes through ``hashed_lookup``). ``db_index=True`` on a CharField also
         # makes PostgreSQL build a second, varchar_pattern_ops index for LIKE, which only ``name``
         # needs (search by name prefix): the others cost an index write per patient for nothing.
         indexes = [

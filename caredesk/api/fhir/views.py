@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from caredesk.api.auth import session_auth, token_auth
 from caredesk.core import audit, pii
-from caredesk.core.indexes import non_empty
+from caredesk.core.indexes import hashed_lookup
 from caredesk.patients.models import Encounter, Patient, PatientIdentifier
 
 from . import mapping, resources
@@ -110,7 +110,7 @@ def _patient_query(request: HttpRequest) -> Q:
     if phone is not None:
         if not pii.normalise("phone", phone):
             raise BadRequest(_("phone 不能为空。"))
-        query &= Q(mobile_bidx=pii.blind_index("phone", phone)) & non_empty("mobile_bidx")
+        query &= hashed_lookup("mobile_bidx", pii.blind_index("phone", phone))
     if identifier is not None:
         system, bar, value = identifier.partition("|")
         if not bar:
@@ -126,13 +126,13 @@ def _identifier_query(system: str, value: str) -> Q:
     by_ident = PatientIdentifier.objects.filter(value=value)
     if not system:
         return (
-            (Q(id_number_bidx=pii.blind_index("id_number", value)) & non_empty("id_number_bidx"))
-            | (Q(outpatient_no=value) & non_empty("outpatient_no"))
-            | (Q(inpatient_no=value) & non_empty("inpatient_no"))
+            hashed_lookup("id_number_bidx", pii.blind_index("id_number", value))
+            | hashed_lookup("outpatient_no", value)
+            | hashed_lookup("inpatient_no", value)
             | Q(pk__in=by_ident.values("patient_id"))
         )
     if system in mapping.ID_NUMBER_ALIASES:
-        return Q(id_number_bidx=pii.blind_index("id_number", value)) & non_empty("id_number_bidx")
+        return hashed_lookup("id_number_bidx", pii.blind_index("id_number", value))
     if system == mapping.PATIENT_ID_SYSTEM:
         return Q(pk=int(value)) if value.isdigit() else Q(pk__in=[])
     if system in mapping.CORE_IDENTIFIERS:
