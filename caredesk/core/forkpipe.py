@@ -10,6 +10,10 @@ the thread the child could lead by one chunk only, and a consumer that takes two
 waited for the second). When the consumer falls behind, the child blocks on its full queue, so
 memory stays flat.
 
+``nice``: the child runs at a lower scheduling priority (added to this process's niceness). A
+child whose work is off the critical path (it leads the consumer, or works behind it) then takes
+the cores only when this process and the database server leave them free, instead of slowing them.
+
 ``available()`` says whether a child can be forked here: not on platforms without ``fork``, not from
 a daemonic process (a Celery prefork worker), and not from a process that runs other threads (a
 threaded web server: a forked child would inherit locks other threads hold). Callers then run the
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterable
@@ -39,15 +44,15 @@ def available() -> bool:
 
 
 def iterate_in_child(produce: Callable[[], Iterable[T]], *, chunk: int = CHUNK, ahead: int = AHEAD,
-                     pack: Callable[[list[T]], Any] | None = None, unpack: Callable[[Any], Iterable[T]] | None = None
-                     ) -> Generator[T, None, None]:
+                     pack: Callable[[list[T]], Any] | None = None, unpack: Callable[[Any], Iterable[T]] | None = None,
+                     nice: int = 0) -> Generator[T, None, None]:
     """The items of ``produce()``, computed in a forked child. An exception raised in the child is
     raised here (the same type when it can be pickled). Closing this generator early stops the child.
     ``pack`` (in the child) and ``unpack`` (here): a chunk of items as something cheaper to pickle
-    than the items themselves (plain tuples instead of objects), and back."""
+    than the items themselves (plain tuples instead of objects), and back. ``nice``: see above."""
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(produce, receiver, sender, chunk, ahead, pack), name="caredesk-producer",
+    child = ctx.Process(target=_child, args=(produce, receiver, sender, chunk, ahead, pack, nice), name="caredesk-producer",
                         daemon=True)
     child.start()
     sender.close()
@@ -104,9 +109,18 @@ class _Outbox:
         self.thread.join()
 
 
+def _lower_priority(nice: int) -> None:
+    if nice > 0:
+        try:
+            os.nice(nice)
+        except OSError:  # not allowed here: the child runs at the parent's priority
+            log.debug("could not lower the child's priority", exc_info=True)
+
+
 def _child(produce: Callable[[], Iterable[Any]], receiver: Any, sender: Any, chunk: int, ahead: int,
-           pack: Callable[[list[Any]], Any] | None) -> None:
+           pack: Callable[[list[Any]], Any] | None, nice: int) -> None:
     receiver.close()  # the parent's end: while the child holds it too, the pipe never breaks
+    _lower_priority(nice)
     outbox = _Outbox(sender, ahead)
     items = iter(produce())
     try:
@@ -141,13 +155,13 @@ class Worker:
     in the child empties the pipe into a queue as messages arrive); ``finish`` tells the child that
     no more will come, waits for it to work through the rest, and returns what ``consume`` returned
     (or raises what it raised). ``consume`` gets an iterator over the messages and runs in the child
-    (see ``available``)."""
+    (see ``available``; ``nice`` as for ``iterate_in_child``)."""
 
-    def __init__(self, consume: Callable[[Iterable[Any]], Any], *, name: str = "caredesk-worker") -> None:
+    def __init__(self, consume: Callable[[Iterable[Any]], Any], *, name: str = "caredesk-worker", nice: int = 0) -> None:
         ctx = multiprocessing.get_context("fork")
         inbox, self._sender = ctx.Pipe(duplex=False)
         self._results, reply = ctx.Pipe(duplex=False)
-        self._child = ctx.Process(target=_worker, args=(consume, inbox, self._sender, self._results, reply), name=name,
+        self._child = ctx.Process(target=_worker, args=(consume, inbox, self._sender, self._results, reply, nice), name=name,
                                   daemon=True)
         self._child.start()
         inbox.close()
@@ -187,9 +201,10 @@ class Worker:
         return payload
 
 
-def _worker(consume: Callable[[Iterable[Any]], Any], inbox: Any, sender: Any, results: Any, reply: Any) -> None:
+def _worker(consume: Callable[[Iterable[Any]], Any], inbox: Any, sender: Any, results: Any, reply: Any, nice: int) -> None:
     sender.close()  # the parent's ends
     results.close()
+    _lower_priority(nice)
     messages: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
 
     def drain() -> None:

@@ -67,6 +67,10 @@ POSTGRES_IMPORT_SETTINGS = {"random_page_cost": "1.1", "max_parallel_workers_per
 # With the file read in a child process, on PostgreSQL: follow-up and survey planning too, in a
 # second child with its own connection, a committed transaction at a time (``hooks.PlanningProcess``).
 PLAN_IN_CHILD = True
+# niceness added for the reading and planning processes: their work is off the import's critical path
+# (this process and the database server, which wait on each other), so they take a core only when
+# those two leave it free (the machine was idle 3 s less a million rows, docs/benchmarks.md)
+CHILD_NICE = 10
 STATUSES = ("created", "updated", "unchanged")
 
 
@@ -207,7 +211,7 @@ def import_visits(
             planning = _start_planning()
         items = forkpipe.iterate_in_child(functools.partial(
             _read_and_prepare, path, source_system, mapping.columns if mapping else None, applier is None),
-            pack=_pack_rows, unpack=_unpack_rows)
+            pack=_pack_rows, unpack=_unpack_rows, nice=CHILD_NICE)
     try:
         if applier is None and (defer_indexes or (defer_indexes is None and _first_load(path))):
             _defer_indexes(run)
@@ -293,7 +297,7 @@ def _planning_in_child() -> bool:
 def _start_planning() -> Any:
     from caredesk.patients.hooks import PlanningProcess
 
-    return PlanningProcess()
+    return PlanningProcess(nice=CHILD_NICE)
 
 
 def _finish_planning(planning: Any, run_id: int) -> None:

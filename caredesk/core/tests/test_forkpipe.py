@@ -41,6 +41,19 @@ def test_chunks_travel_packed_and_are_unpacked_here() -> None:
     assert packed_in == []
 
 
+def niceness() -> Iterator[int]:
+    yield os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def test_a_child_may_run_at_a_lower_priority() -> None:
+    here = os.getpriority(os.PRIO_PROCESS, 0)
+    assert list(forkpipe.iterate_in_child(niceness)) == [here]
+    assert list(forkpipe.iterate_in_child(niceness, nice=5)) == [min(here + 5, 19)]
+    assert os.getpriority(os.PRIO_PROCESS, 0) == here  # this process keeps its own
+    worker = forkpipe.Worker(lambda _messages: os.getpriority(os.PRIO_PROCESS, 0), nice=3)
+    assert worker.finish() == min(here + 3, 19)
+
+
 def test_an_error_in_the_child_is_raised_here_after_the_items_before_it() -> None:
     def failing() -> Iterator[int]:
         yield 1
