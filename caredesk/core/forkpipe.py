@@ -11,8 +11,8 @@ waited for the second). When the consumer falls behind, the child blocks on its 
 memory stays flat.
 
 ``nice``: the child runs at a lower scheduling priority (added to this process's niceness). A
-child whose work is off the critical path (it leads the consumer, or works behind it) then takes
-the cores only when this process and the database server leave them free, instead of slowing them.
+child whose work is off the critical path (it leads the consumer, or works behind it) then mostly
+yields a core it competes for with this process or the database server, instead of slowing them.
 
 ``available()`` says whether a child can be forked here: not on platforms without ``fork``, not from
 a daemonic process (a Celery prefork worker), and not from a process that runs other threads (a

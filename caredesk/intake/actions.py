@@ -68,8 +68,8 @@ POSTGRES_IMPORT_SETTINGS = {"random_page_cost": "1.1", "max_parallel_workers_per
 # second child with its own connection, a committed transaction at a time (``hooks.PlanningProcess``).
 PLAN_IN_CHILD = True
 # niceness added for the reading and planning processes: their work is off the import's critical path
-# (this process and the database server, which wait on each other), so they take a core only when
-# those two leave it free (the machine was idle 3 s less a million rows, docs/benchmarks.md)
+# (this process and the database server, which wait on each other), so they mostly yield a core they
+# compete for with those two (the machine was idle 2.3-3.6 s less a million rows, docs/benchmarks.md)
 CHILD_NICE = 10
 STATUSES = ("created", "updated", "unchanged")
 
