@@ -13,6 +13,11 @@ memory stays flat.
 ``nice``: the child runs at a lower scheduling priority (added to this process's niceness). A
 child whose work is off the critical path (it leads the consumer, or works behind it) then mostly
 yields a core it competes for with this process or the database server, instead of slowing them.
+``idle``: stronger, on Linux: the child runs in the idle scheduling class (``SCHED_IDLE``). It gets
+a core only when no ordinary process wants one, and an ordinary process that wakes up (this one,
+when the database answers; the server's backend, when this one sends a statement) takes the core
+from it at once, where a niced child may first finish its time slice. Where the class does not
+exist or may not be set, ``nice`` alone applies.
 
 ``available()`` says whether a child can be forked here: not on platforms without ``fork``, not from
 a daemonic process (a Celery prefork worker), and not from a process that runs other threads (a
@@ -45,14 +50,15 @@ def available() -> bool:
 
 def iterate_in_child(produce: Callable[[], Iterable[T]], *, chunk: int = CHUNK, ahead: int = AHEAD,
                      pack: Callable[[list[T]], Any] | None = None, unpack: Callable[[Any], Iterable[T]] | None = None,
-                     nice: int = 0) -> Generator[T, None, None]:
+                     nice: int = 0, idle: bool = False) -> Generator[T, None, None]:
     """The items of ``produce()``, computed in a forked child. An exception raised in the child is
     raised here (the same type when it can be pickled). Closing this generator early stops the child.
     ``pack`` (in the child) and ``unpack`` (here): a chunk of items as something cheaper to pickle
-    than the items themselves (plain tuples instead of objects), and back. ``nice``: see above."""
+    than the items themselves (plain tuples instead of objects), and back. ``nice``, ``idle``: see above."""
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    child = ctx.Process(target=_child, args=(produce, receiver, sender, chunk, ahead, pack, nice), name="caredesk-producer",
+    child = ctx.Process(target=_child, args=(produce, receiver, sender, chunk, ahead, pack, nice, idle),
+                        name="caredesk-producer",
                         daemon=True)
     child.start()
     sender.close()
@@ -109,18 +115,23 @@ class _Outbox:
         self.thread.join()
 
 
-def _lower_priority(nice: int) -> None:
+def _lower_priority(nice: int, idle: bool) -> None:
     if nice > 0:
         try:
             os.nice(nice)
         except OSError:  # not allowed here: the child runs at the parent's priority
             log.debug("could not lower the child's priority", exc_info=True)
+    if idle and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        except OSError:  # not allowed here (a seccomp filter, say): the niceness above applies
+            log.debug("could not put the child in the idle scheduling class", exc_info=True)
 
 
 def _child(produce: Callable[[], Iterable[Any]], receiver: Any, sender: Any, chunk: int, ahead: int,
-           pack: Callable[[list[Any]], Any] | None, nice: int) -> None:
+           pack: Callable[[list[Any]], Any] | None, nice: int, idle: bool) -> None:
     receiver.close()  # the parent's end: while the child holds it too, the pipe never breaks
-    _lower_priority(nice)
+    _lower_priority(nice, idle)
     outbox = _Outbox(sender, ahead)
     items = iter(produce())
     try:
@@ -155,13 +166,14 @@ class Worker:
     in the child empties the pipe into a queue as messages arrive); ``finish`` tells the child that
     no more will come, waits for it to work through the rest, and returns what ``consume`` returned
     (or raises what it raised). ``consume`` gets an iterator over the messages and runs in the child
-    (see ``available``; ``nice`` as for ``iterate_in_child``)."""
+    (see ``available``; ``nice`` and ``idle`` as for ``iterate_in_child``)."""
 
-    def __init__(self, consume: Callable[[Iterable[Any]], Any], *, name: str = "caredesk-worker", nice: int = 0) -> None:
+    def __init__(self, consume: Callable[[Iterable[Any]], Any], *, name: str = "caredesk-worker", nice: int = 0,
+                 idle: bool = False) -> None:
         ctx = multiprocessing.get_context("fork")
         inbox, self._sender = ctx.Pipe(duplex=False)
         self._results, reply = ctx.Pipe(duplex=False)
-        self._child = ctx.Process(target=_worker, args=(consume, inbox, self._sender, self._results, reply, nice), name=name,
+        self._child = ctx.Process(target=_worker, args=(consume, inbox, self._sender, self._results, reply, nice, idle), name=name,
                                   daemon=True)
         self._child.start()
         inbox.close()
@@ -201,10 +213,11 @@ class Worker:
         return payload
 
 
-def _worker(consume: Callable[[Iterable[Any]], Any], inbox: Any, sender: Any, results: Any, reply: Any, nice: int) -> None:
+def _worker(consume: Callable[[Iterable[Any]], Any], inbox: Any, sender: Any, results: Any, reply: Any, nice: int,
+            idle: bool) -> None:
     sender.close()  # the parent's ends
     results.close()
-    _lower_priority(nice)
+    _lower_priority(nice, idle)
     messages: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
 
     def drain() -> None:

@@ -71,6 +71,10 @@ PLAN_IN_CHILD = True
 # (this process and the database server, which wait on each other), so they mostly yield a core they
 # compete for with those two (the machine was idle 2.3-3.6 s less a million rows, docs/benchmarks.md)
 CHILD_NICE = 10
+# ... and, on Linux, the idle scheduling class for them (``forkpipe``: this process and the server
+# take a core from them at once when they wake up). Niced only, this process and its server backend
+# waited 12-14 s each for a core in a million rows; in the idle class 5-7 s (docs/benchmarks.md)
+CHILD_IDLE = True
 STATUSES = ("created", "updated", "unchanged")
 
 
@@ -211,7 +215,7 @@ def import_visits(
             planning = _start_planning()
         items = forkpipe.iterate_in_child(functools.partial(
             _read_and_prepare, path, source_system, mapping.columns if mapping else None, applier is None),
-            pack=_pack_rows, unpack=_unpack_rows, nice=CHILD_NICE)
+            pack=_pack_rows, unpack=_unpack_rows, nice=CHILD_NICE, idle=CHILD_IDLE)
     try:
         if applier is None and (defer_indexes or (defer_indexes is None and _first_load(path))):
             _defer_indexes(run)
@@ -297,7 +301,7 @@ def _planning_in_child() -> bool:
 def _start_planning() -> Any:
     from caredesk.patients.hooks import PlanningProcess
 
-    return PlanningProcess(nice=CHILD_NICE)
+    return PlanningProcess(nice=CHILD_NICE, idle=CHILD_IDLE)
 
 
 def _finish_planning(planning: Any, run_id: int) -> None:

@@ -277,12 +277,12 @@ class PlanningProcess:
     waits for the child and returns how many encounters it planned. Only where another connection
     sees what this one committed and can write beside it: PostgreSQL, outside a transaction."""
 
-    def __init__(self, *, nice: int = 0) -> None:
+    def __init__(self, *, nice: int = 0, idle: bool = False) -> None:
         from caredesk.core import forkpipe
 
         self.notes = DeferredPlanning()
         self.notes.deceased = set()
-        self.worker = forkpipe.Worker(_plan_in_child, name="caredesk-planning", nice=nice)
+        self.worker = forkpipe.Worker(_plan_in_child, name="caredesk-planning", nice=nice, idle=idle)
         self.notes.install()
 
     @staticmethod

@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,6 +53,32 @@ def test_a_child_may_run_at_a_lower_priority() -> None:
     assert os.getpriority(os.PRIO_PROCESS, 0) == here  # this process keeps its own
     worker = forkpipe.Worker(lambda _messages: os.getpriority(os.PRIO_PROCESS, 0), nice=3)
     assert worker.finish() == min(here + 3, 19)
+
+
+def policy() -> Iterator[int]:
+    yield os.sched_getscheduler(0)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="no idle scheduling class on this platform")
+def test_a_child_may_run_in_the_idle_scheduling_class() -> None:
+    here = os.sched_getscheduler(0)
+    assert here != os.SCHED_IDLE
+    assert list(forkpipe.iterate_in_child(policy)) == [here]
+    assert list(forkpipe.iterate_in_child(policy, idle=True)) == [os.SCHED_IDLE]
+    assert os.sched_getscheduler(0) == here  # this process keeps its own
+    worker = forkpipe.Worker(lambda _messages: (os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0)), nice=2, idle=True)
+    assert worker.finish() == (os.SCHED_IDLE, min(os.getpriority(os.PRIO_PROCESS, 0) + 2, 19))  # and niced as well
+    assert forkpipe.Worker(lambda _messages: os.sched_getscheduler(0)).finish() == here
+
+
+def test_a_child_that_may_not_enter_the_idle_class_runs_niced(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(*_args: Any) -> None:
+        raise PermissionError("not here")
+
+    monkeypatch.setattr(os, "sched_setscheduler", refused, raising=False)
+    monkeypatch.setattr(os, "SCHED_IDLE", 5, raising=False)
+    here = os.getpriority(os.PRIO_PROCESS, 0)
+    assert list(forkpipe.iterate_in_child(niceness, nice=4, idle=True)) == [min(here + 4, 19)]
 
 
 def test_an_error_in_the_child_is_raised_here_after_the_items_before_it() -> None:

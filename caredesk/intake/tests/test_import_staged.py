@@ -174,12 +174,12 @@ def test_the_staged_path_fills_the_archive_exactly_as_the_batch_path(tmp_path: P
 
     if "fork" not in multiprocessing.get_all_start_methods():
         pytest.skip("this platform cannot fork")
-    from caredesk.intake.actions import CHILD_NICE
+    from caredesk.intake.actions import CHILD_IDLE, CHILD_NICE
 
-    children: list[int] = []
+    children: list[tuple[int, bool]] = []
     real = forkpipe.iterate_in_child
     monkeypatch.setattr(forkpipe, "available", lambda: True)  # even if another test left a thread running
-    monkeypatch.setattr(forkpipe, "iterate_in_child", lambda *a, **kw: (children.append(kw["nice"]), real(*a, **kw))[1])
+    monkeypatch.setattr(forkpipe, "iterate_in_child", lambda *a, **kw: (children.append((kw["nice"], kw["idle"])), real(*a, **kw))[1])
     Department.objects.get_or_create(code="XNK", defaults={"name": "心内科"})
     results = {}
     for method in ("batch", "staged", "staged+child"):
@@ -193,7 +193,7 @@ def test_the_staged_path_fills_the_archive_exactly_as_the_batch_path(tmp_path: P
     assert results["staged"][1] == results["batch"][1]  # every stored value
     assert results["staged"][2] == results["batch"][2]  # what the hooks received
     assert results["staged+child"] == results["staged"]
-    assert children == [CHILD_NICE] * len(SCENARIOS[scenario])  # one child per file, at a lower priority
+    assert children == [(CHILD_NICE, CHILD_IDLE)] * len(SCENARIOS[scenario])  # one child per file, at a lower priority
 
 
 def test_the_later_file_does_what_the_archive_rules_say(tmp_path: Path, hook_calls: dict[str, list[Any]]) -> None:
