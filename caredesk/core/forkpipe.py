@@ -58,8 +58,7 @@ def iterate_in_child(produce: Callable[[], Iterable[T]], *, chunk: int = CHUNK, 
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
     child = ctx.Process(target=_child, args=(produce, receiver, sender, chunk, ahead, pack, nice, idle),
-                        name="caredesk-producer",
-                        daemon=True)
+                        name="caredesk-producer", daemon=True)
     child.start()
     sender.close()
     try:
