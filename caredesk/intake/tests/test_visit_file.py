@@ -83,6 +83,25 @@ def test_a_gbk_file_with_chinese_headers_gives_typed_rows_and_exact_rejects(tmp_
     assert stay.discharged_at == datetime(2026, 3, 9, 11, 0, tzinfo=SH)
 
 
+def test_every_column_lands_in_its_own_field(tmp_path: Path) -> None:
+    """A row with a distinct value in every column (``parse_row`` builds the row positionally)."""
+    filled = row(**{
+        "流水号": "S9", "就诊类型(门诊/住院)": "住院", "门诊号": "M9", "住院号": "Z9", "姓名": "李四",
+        "性别": "女", "出生日期": "1949-12-31", "身份证号": GOOD_ID, "手机号": "13900139000",
+        "地址": "某区某路1号", "就诊时间": "2026-03-01 08:00", "入院时间": "2026-03-02 10:00",
+        "出院时间": "2026-03-09 11:00", "科室": "心内科", "医生": "王医生", "诊断": "高血压",
+        "初复诊": "复诊", "转归": "好转", "来源渠道": "网络",
+    })
+    (got,), bad, _encoding = split(write_csv(tmp_path / "one.csv", [STANDARD_HEADERS, filled], "utf-8"))
+    assert bad == []
+    assert got == VisitRow(
+        line=2, source_id="S9", kind="inpatient", name="李四", serial_no="S9", outpatient_no="M9", inpatient_no="Z9", sex="F",
+        birth_date=date(1949, 12, 31), id_number=GOOD_ID, mobile="13900139000", address="某区某路1号",
+        visit_at=datetime(2026, 3, 1, 8, 0, tzinfo=SH), admitted_at=datetime(2026, 3, 2, 10, 0, tzinfo=SH),
+        discharged_at=datetime(2026, 3, 9, 11, 0, tzinfo=SH), department="心内科", doctor="王医生", diagnosis="高血压",
+        visit_type="return", outcome="improved", source_channel="网络")
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
 def test_utf8_with_or_without_bom_and_gb18030_are_detected(tmp_path: Path, encoding: str) -> None:
     path = write_csv(tmp_path / "f.csv", [STANDARD_HEADERS, row(流水号="A1", 地址="北京市𠀀路")], encoding)
