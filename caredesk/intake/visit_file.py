@@ -396,7 +396,9 @@ def parse_row(line: int, values: list[str], header: list[str], columns: dict[str
             id_number = check_id_number(id_number)
         except ValueError as exc:
             errors.append((col("id_number"), str(exc)))
-    mobile = _MOBILE_SEP.sub("", fold_width(get("mobile", "")))
+    mobile = get("mobile", "")
+    if not (mobile.isdigit() and mobile.isascii()):  # the usual 11 digits need no folding or cleaning
+        mobile = _MOBILE_SEP.sub("", fold_width(mobile))
     if mobile.startswith("+86"):
         mobile = mobile[3:]
     if mobile and not _MOBILE_RE.match(mobile):

@@ -102,6 +102,15 @@ def test_every_column_lands_in_its_own_field(tmp_path: Path) -> None:
         visit_type="return", outcome="improved", source_channel="网络")
 
 
+def test_mobiles_are_cleaned_of_separators_width_and_country_code(tmp_path: Path) -> None:
+    mobiles = ["13800138000", "138-0013-8000", "138 0013 8000", "１３８００１３８０００", "+86 13800138000", "",
+               "1380013800", "2380013800０"]
+    rows = [STANDARD_HEADERS] + [row(流水号=f"S{i}", 手机号=m) for i, m in enumerate(mobiles)]
+    good, bad, _encoding = split(write_csv(tmp_path / "m.csv", rows, "utf-8"))
+    assert [r.mobile for r in good] == ["13800138000"] * 5 + [""]
+    assert [(r.line, r.errors) for r in bad] == [(line, [("手机号", "手机号格式错误（应为11位手机号）")]) for line in (8, 9)]
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
 def test_utf8_with_or_without_bom_and_gb18030_are_detected(tmp_path: Path, encoding: str) -> None:
     path = write_csv(tmp_path / "f.csv", [STANDARD_HEADERS, row(流水号="A1", 地址="北京市𠀀路")], encoding)
