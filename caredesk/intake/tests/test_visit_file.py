@@ -8,6 +8,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from caredesk.intake.visit_file import (
     STANDARD_HEADERS,
@@ -15,7 +18,9 @@ from caredesk.intake.visit_file import (
     RejectedRow,
     RejectsWriter,
     VisitRow,
+    _parse_datetime,
     check_id_number,
+    parse_datetime,
     read_visit_file,
     rejects_path_for,
 )
@@ -194,3 +199,56 @@ def test_a_birth_date_is_read_once_per_text_and_a_bad_one_rejected_on_every_row(
     good, bad, _enc = split(write_csv(tmp_path / "b.csv", rows, "gbk"))
     assert [(b.line, b.errors) for b in bad] == [(2, [("出生日期", "日期不存在")]), (3, [("出生日期", "日期不存在")])]
     assert [g.birth_date for g in good] == [date(1980, 2, 29)] * 2
+
+
+def test_short_rows_long_rows_and_blank_cells(tmp_path: Path) -> None:
+    """A row shorter than the header has empty cells where it stops; cells past the header are
+    ignored (and kept in the rejects file); cells of spaces are empty; a row of spaces is skipped."""
+    full = row(流水号="L1", 科室=" 心内科 ", 来源渠道="网络")
+    short = row(流水号="L2")[: STANDARD_HEADERS.index("就诊时间") + 1]
+    longer = [*row(流水号="L3", 诊断="高血压"), "多余", "列"]
+    spaces = row(流水号="L4", 医生="   ", 性别=" ")
+    broken_short = row(流水号="L5", 姓名="")[:6]
+    rows = [STANDARD_HEADERS, full, short, longer, [" "] * 5, spaces, broken_short]
+    good, bad, _enc = split(write_csv(tmp_path / "s.csv", rows, "utf-8"))
+    assert [(g.line, g.source_id, g.department, g.source_channel, g.diagnosis, g.doctor, g.sex) for g in good] == [
+        (2, "L1", "心内科", "网络", "", "", ""), (3, "L2", "", "", "", "", ""), (4, "L3", "", "", "高血压", "", ""),
+        (6, "L4", "", "", "", "", "")]
+    assert [(b.line, b.values, b.errors) for b in bad] == [
+        (7, broken_short, [("姓名", "缺少姓名"), ("就诊时间", "门诊记录缺少就诊时间")])]
+
+
+_DIGITS = st.sampled_from("0123456789０１٣")  # ASCII digits, full-width ones, another script's
+
+
+@st.composite
+def _datetime_texts(draw: st.DrawFn) -> str:
+    """Texts of the shapes ``parse_datetime`` reads fast (and near misses): numbers in or out of
+    range, each digit now and then from another script, any of a few separators."""
+    def number(width: int, low: int, high: int) -> str:
+        text = str(draw(st.integers(low, high))).zfill(width)
+        if draw(st.integers(0, 9)) == 0:
+            at = draw(st.integers(0, len(text) - 1))
+            text = text[:at] + draw(_DIGITS) + text[at + 1:]
+        return text
+
+    sep = st.sampled_from("-/:. T_+")
+    text = (number(4, 0, 9999) + draw(st.sampled_from("-/-")) + number(2, 0, 13) + draw(st.sampled_from("-/-"))
+            + number(2, 0, 32) + draw(st.sampled_from(" T- ")) + number(2, 0, 25) + draw(st.sampled_from("::.")) + number(2, 0, 61))
+    if draw(st.booleans()):
+        text += draw(sep) + number(2, 0, 61)
+    return text
+
+
+@hsettings(max_examples=2000, deadline=None)
+@given(st.one_of(_datetime_texts(), st.text(st.sampled_from("0123456789-: T/０"), min_size=15, max_size=20)))
+def test_the_fast_datetime_reading_agrees_with_the_expression(text: str) -> None:
+    """The C parsers' fast path gives what the regular expression gives, value or reason."""
+    def outcome(read: object) -> object:
+        try:
+            value = read(text, SH)  # type: ignore[operator]
+        except ValueError as exc:
+            return str(exc)
+        return value, value.tzinfo
+
+    assert outcome(parse_datetime) == outcome(_parse_datetime)
