@@ -124,7 +124,8 @@ def normalise(kind: str, value: str) -> str:
     if kind == "id_number":
         return value.upper().replace(" ", "")
     if kind == "phone":
-        digits = _NON_DIGIT.sub("", value)
+        # plain ASCII digits, the usual case, have nothing to remove (the expression cost 0.4 µs)
+        digits = value if value.isdigit() and value.isascii() else _NON_DIGIT.sub("", value)
         return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
     return value
 
