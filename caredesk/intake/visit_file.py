@@ -352,15 +352,24 @@ def _date(text: str) -> date:
     return parse_datetime(text, UTC).date()
 
 
+@lru_cache(maxsize=65536)
+def _is_date(yyyymmdd: str) -> bool:
+    """Whether eight ASCII digits are a date that exists; cached (a century has 36,525 of them, and
+    a patient's rows repeat theirs)."""
+    try:
+        date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]))
+    except ValueError:
+        return False
+    return True
+
+
 def check_id_number(value: str) -> str:
     """Normalised 18-digit 居民身份证号; ValueError with a Chinese reason."""
     v = fold_width(value.strip()).upper()
     if not _ID_RE.fullmatch(v):
         raise ValueError(_("身份证号应为18位（最后一位可为X）"))
-    try:
-        date(int(v[6:10]), int(v[10:12]), int(v[12:14]))
-    except ValueError:
-        raise ValueError(_("身份证号中的出生日期不存在")) from None
+    if not _is_date(v[6:14]):
+        raise ValueError(_("身份证号中的出生日期不存在"))
     if v[0] not in "1234568":
         raise ValueError(_("身份证号的地区码不正确"))
     if id_check_char(v[:17]) != v[17]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 import re
 import time
 from datetime import date
@@ -65,15 +64,14 @@ _SPACE = re.compile(r"\s")
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
-# the weighted sum runs over the digits' ASCII codes (twice as fast as converting each digit): minus
-# this, it is the sum over the digits' values
-_ASCII_ZERO_SUM = ord("0") * sum(ID_WEIGHTS)
-
-
 def id_check_char(first17: str) -> str:
+    """The check character of 17 digits: GB 11643's weighted sum mod 11. Its weights are 2^(18-i) mod 11
+    for the i-th digit, and 13 = 2 (mod 11), so twice the digits read as a base-13 number is that sum,
+    mod 11: one C call (0.4 against 0.9 µs summing the products). The 17 characters are checked to be
+    ASCII digits first (``int`` would also take letters, signs, spaces and underscores)."""
     if len(first17) != len(ID_WEIGHTS) or not (first17.isascii() and first17.isdigit()):
         raise ValueError("17 digits expected")
-    return ID_CHECK_CHARS[(sum(map(operator.mul, first17.encode(), ID_WEIGHTS)) - _ASCII_ZERO_SUM) % 11]
+    return ID_CHECK_CHARS[2 * int(first17, 13) % 11]
 
 
 def _normalise(value: str) -> str:

@@ -87,7 +87,8 @@ def test_the_check_character_follows_gb11643_for_every_weighted_position():
             expected = ID_CHECK_CHARS[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS, strict=True)) % 11]
             assert id_check_char(first17) == expected, first17
     assert id_check_char("00000000000000000") == "1"
-    for bad in ("1101051949123100", "1101051949123100X", "11010519491231002 ", "１１０１０５１９４９１２３１００２"):
+    for bad in ("1101051949123100", "1101051949123100X", "11010519491231002 ", "１１０１０５１９４９１２３１００２",
+                "1101051949123100a", "110105_9491231002", "+1101051949123100", " 1101051949123100"):
         with pytest.raises(ValueError, match="17 digits"):
             id_check_char(bad)
 
