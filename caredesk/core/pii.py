@@ -184,6 +184,19 @@ class EncryptedTextField(models.TextField):
             return value
         return encrypt(str(value))
 
+    def bulk_prep(self) -> Any:
+        """``get_prep_value`` for the bulk insert paths: a clear text is sealed at once (the generic
+        chain through ``Field``, ``TextField`` and ``to_python`` cost half as much again as sealing it:
+        0.9 µs a value, a million of them in a big first import); anything else goes that way."""
+        prep = self.get_prep_value
+
+        def bulk(value: Any) -> Any:
+            if value.__class__ is str and value and not value.startswith(_PREFIX):
+                return encrypt(value)
+            return prep(value)
+
+        return bulk
+
 
 # --- masking ---------------------------------------------------------------------------------------
 

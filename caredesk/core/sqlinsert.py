@@ -39,7 +39,7 @@ def _converter(field: models.Field[Any, Any]) -> Any:
 
     ops = connection.ops
     if isinstance(field, EncryptedTextField):
-        return field.get_prep_value
+        return field.bulk_prep()
     if isinstance(field, models.DateTimeField):  # before DateField, its base class
         if connection.vendor == "sqlite" and settings.USE_TZ:
             return _sqlite_datetime(ops.adapt_datetimefield_value, connection.timezone)
